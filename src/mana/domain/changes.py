@@ -1,0 +1,171 @@
+"""Changes of the mana-sync log: what a reader receives and what the gateway writes.
+
+The wire shapes are fixed by mana-sync.md §4 and §6. Parsing applies the validity rules the web app
+applies (§6): a change it would drop as malformed is dropped here too, with the rule that failed,
+never its values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import attrs
+
+Op = Literal["insert", "update", "delete"]
+OPS: frozenset[str] = frozenset(("insert", "update", "delete"))
+
+WIRE_CLIENT_ID = "mana-mcp"
+"""X-Client-Id of every push (D2)."""
+READER_CLIENT_ID = "mana-mcp-reader"
+"""X-Client-Id of every pull: differs from the writer's so that our own writes are visible (D4)."""
+
+
+@attrs.frozen(slots=True)
+class FieldChange:
+    """One field of an update: the value and the raw time strings as stored."""
+
+    value: Any
+    at: str | None = None
+    updated_at: str | None = None
+
+    @property
+    def time(self) -> str | None:
+        """``at`` when it is a non-empty string, else ``updatedAt`` (D1: readers accept either key)."""
+        if self.at:
+            return self.at
+        return self.updated_at or None
+
+
+@attrs.frozen(slots=True)
+class Actor:
+    kind: str
+    principal_id: str
+    display_name: str
+
+    def to_wire(self) -> dict[str, str]:
+        return {"kind": self.kind, "principalId": self.principal_id, "displayName": self.display_name}
+
+
+@attrs.frozen(slots=True)
+class Change:
+    """A change as a reader sees it (server shape) or as the gateway writes it (client shape)."""
+
+    table: str
+    record_id: str
+    op: Op
+    data: Mapping[str, Any] | None = None
+    fields: Mapping[str, FieldChange] | None = None
+    deleted_at: str | None = None
+    space_id: str | None = None
+    event_id: str | None = None
+    actor: Any = None
+    origin: str | None = None
+    schema_version: int | None = None
+
+
+@attrs.frozen(slots=True)
+class InvalidChange:
+    """A change the web app would drop as malformed; only its event id and the rule are kept."""
+
+    event_id: str | None
+    rule: str
+
+
+def change_from_wire(raw: object) -> Change | InvalidChange:
+    """Parse one change object of a pull page or push delta (mana-sync.md §6)."""
+    if not isinstance(raw, dict):
+        return InvalidChange(None, "change is not an object")
+    event_id = raw.get("eventId")
+    if event_id is not None and not isinstance(event_id, str):
+        return InvalidChange(None, "eventId is not a string")
+    table = raw.get("table")
+    record_id = raw.get("id")
+    if not isinstance(table, str) or not table or not isinstance(record_id, str) or not record_id:
+        return InvalidChange(event_id, "table or id is not a non-empty string")
+    op = raw.get("op")
+    if op not in OPS:
+        return InvalidChange(event_id, "op is not insert, update or delete")
+    actor = raw.get("actor", _ABSENT)
+    if actor is not _ABSENT and not isinstance(actor, dict):
+        return InvalidChange(event_id, "actor is not an object")
+    for key in ("origin", "deletedAt"):
+        if key in raw and not isinstance(raw[key], str):
+            return InvalidChange(event_id, f"{key} is not a string")
+    schema_version = raw.get("schemaVersion")
+    if schema_version is not None and (
+        isinstance(schema_version, bool) or not isinstance(schema_version, int | float)
+    ):
+        return InvalidChange(event_id, "schemaVersion is not a number")
+    data = raw.get("data")
+    if data is not None and not isinstance(data, dict):
+        return InvalidChange(event_id, "data is not an object")
+    if "data" in raw and data is None:
+        return InvalidChange(event_id, "data is not an object")
+    fields: dict[str, FieldChange] | None = None
+    raw_fields = raw.get("fields")
+    if raw_fields is not None:
+        if not isinstance(raw_fields, dict):
+            return InvalidChange(event_id, "fields is not an object")
+        fields = {}
+        for name, entry in raw_fields.items():
+            if not isinstance(entry, dict) or "value" not in entry:
+                return InvalidChange(event_id, "a field change is not an object with a value")
+            at = entry.get("at")
+            if at is not None and not isinstance(at, str):
+                return InvalidChange(event_id, "a field change time is not a string")
+            updated_at = entry.get("updatedAt")
+            fields[name] = FieldChange(
+                entry["value"], at, updated_at if isinstance(updated_at, str) else None
+            )
+    space_id = raw.get("spaceId")
+    return Change(
+        table=table,
+        record_id=record_id,
+        op=op,
+        data=data,
+        fields=fields,
+        deleted_at=raw.get("deletedAt"),
+        space_id=space_id if isinstance(space_id, str) and space_id else None,
+        event_id=event_id,
+        actor=None if actor is _ABSENT else actor,
+        origin=raw.get("origin"),
+        schema_version=int(schema_version) if schema_version is not None else None,
+    )
+
+
+def change_to_wire(change: Change) -> dict[str, Any]:
+    """The client shape of a change the gateway pushes (mana-sync.md §4.1, D1).
+
+    Optional keys are omitted, never null; a field change carries the same time under ``at`` and
+    ``updatedAt`` so that current and older servers both read it.
+    """
+    out: dict[str, Any] = {"table": change.table, "id": change.record_id, "op": change.op}
+    if change.space_id:
+        out["spaceId"] = change.space_id
+    if change.data is not None:
+        out["data"] = dict(change.data)
+    if change.fields is not None:
+        if not change.fields:
+            raise ValueError("an update must change at least one field")
+        wire_fields: dict[str, Any] = {}
+        for name, fc in change.fields.items():
+            time = fc.time
+            if time is None:
+                raise ValueError("every written field change carries a time")
+            wire_fields[name] = {"value": fc.value, "at": time, "updatedAt": time}
+        out["fields"] = wire_fields
+    if change.deleted_at is not None:
+        out["deletedAt"] = change.deleted_at
+    if change.actor is not None:
+        out["actor"] = change.actor.to_wire() if isinstance(change.actor, Actor) else change.actor
+    if change.origin is not None:
+        out["origin"] = change.origin
+    return out
+
+
+class _Absent:
+    __slots__ = ()
+
+
+_ABSENT: Any = _Absent()
