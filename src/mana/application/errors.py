@@ -93,3 +93,20 @@ class ToolError(Exception):
         self.code = code
         self.message = message
         self.outcome = outcome
+
+
+# --- authentication --------------------------------------------------------------------------
+
+
+class InvalidToken(Exception):
+    """401. ``message`` is the JSON error of gateway-http.md §4 (e.g. ``Invalid token: expired``);
+    ``description`` the short ``error_description`` of the challenge (e.g. ``token expired``)."""
+
+    def __init__(self, message: str, description: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.description = description
+
+
+class VerificationUnavailable(Exception):
+    """503: no key set was ever fetched, so no token can be checked."""

@@ -135,3 +135,28 @@ class KeyCacheObserver(Protocol):
     def key_lookup(self, result: str) -> None:
         """``result``: hit | miss | shared | zero_knowledge_hit | error."""
         ...
+
+
+# --- authentication: used by the entrypoints before any use case runs ------------------------
+
+
+@attrs.frozen(slots=True)
+class VerifiedToken:
+    """The claims of a token that passed every check of D7."""
+
+    subject: str
+    token: str = attrs.field(repr=False)
+    expires_at: float = 0.0
+    issuer: str | None = None
+    authorized_party: str | None = None
+
+    @property
+    def caller(self) -> Caller:
+        return Caller(self.subject, self.token)
+
+
+class TokenVerifier(Protocol):
+    async def verify(self, token: str) -> VerifiedToken:
+        """Raises :class:`~mana.application.errors.InvalidToken` (401) or
+        :class:`~mana.application.errors.VerificationUnavailable` (503)."""
+        ...
