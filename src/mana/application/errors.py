@@ -30,9 +30,12 @@ class SyncInactive(UpstreamFailure):
 
 
 class SyncReadFailed(UpstreamFailure):
-    def __init__(self, reason: Reason) -> None:
+    """A pull failed; ``collection`` is filled in by the read path when the adapter did not know it."""
+
+    def __init__(self, reason: Reason, collection: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.collection = collection
 
 
 class SyncWriteFailed(UpstreamFailure):

@@ -33,6 +33,17 @@ async def pull_into(
     Event ids already in ``state`` are skipped by the replay itself, so a resumed read with an
     overlap stays exact. A page that claims more without progress is a protocol fault.
     """
+    try:
+        return await _pull_pages(log_port, caller, app_id, collection, state, since)
+    except SyncReadFailed as failure:
+        if failure.collection is None:
+            failure.collection = collection
+        raise
+
+
+async def _pull_pages(
+    log_port: ChangeLog, caller: Caller, app_id: str, collection: str, state: CollectionState, since: str
+) -> str:
     cursor = since
     for _ in range(MAX_PAGES):
         page = await log_port.pull(caller, app_id, collection, cursor)
