@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-Outcome = Literal["success", "input_invalid", "policy_denied", "tool_error", "upstream_error", "internal_error"]
+Outcome = Literal[
+    "success", "input_invalid", "policy_denied", "tool_error", "upstream_error", "internal_error"
+]
 
 Reason = str
 """``HTTP <status>``, ``timeout``, ``connection failed``, ``invalid response`` (tools.md §1.9)."""
@@ -80,7 +82,9 @@ class SpacesUnavailable(UpstreamFailure):
 class DecryptFailed(Exception):
     """A stored value could not be decrypted; carries only a category, never data."""
 
-    def __init__(self, category: Literal["malformed", "authentication failed", "not JSON", "unsupported version"]):
+    def __init__(
+        self, category: Literal["malformed", "authentication failed", "not JSON", "unsupported version"]
+    ):
         super().__init__(category)
         self.category = category
 

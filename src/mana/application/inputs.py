@@ -40,7 +40,9 @@ def _title(max_length: int) -> Str:
 @attrs.frozen(kw_only=True, slots=True)
 class HabitsCreate:
     title: str = arg(_title(120), description="Name of the habit.")
-    icon: str = arg(Str(min_length=1, max_length=40), default="star", description="Icon name as used by the Mana app.")
+    icon: str = arg(
+        Str(min_length=1, max_length=40), default="star", description="Icon name as used by the Mana app."
+    )
     color: str = arg(COLOR, default="#6366f1", description="Colour as #RRGGBB.")
     target_per_day: int | None = arg(
         POSITIVE_OR_NULL,
@@ -48,7 +50,9 @@ class HabitsCreate:
         description="How many times per day the habit should be done; null for no count goal.",
     )
     default_duration: int | None = arg(
-        POSITIVE_OR_NULL, default=None, description="Default duration of one occurrence in seconds; null for none."
+        POSITIVE_OR_NULL,
+        default=None,
+        description="Default duration of one occurrence in seconds; null for none.",
     )
 
 
@@ -120,7 +124,9 @@ class NotesCreate:
 
 @attrs.frozen(kw_only=True, slots=True)
 class NotesSearch:
-    query: str = arg(Str(max_length=500), default="", description="Text to look for; empty matches every note.")
+    query: str = arg(
+        Str(max_length=500), default="", description="Text to look for; empty matches every note."
+    )
     include_archived: bool = arg(Bool(), default=False, description="Also search archived notes.")
     limit: int = arg(Int(minimum=1, maximum=100), default=20, description="Maximum number of notes returned.")
 
@@ -128,8 +134,10 @@ class NotesSearch:
 @attrs.frozen(kw_only=True, slots=True)
 class JournalAdd:
     title: str | None = arg(OrNull((Str(max_length=500),)), default=None)
-    content: str = arg(Str(min_length=1, max_length=200000, pattern="\\S", pattern_rule=NON_SPACE),
-                       description="The entry text.")
+    content: str = arg(
+        Str(min_length=1, max_length=200000, pattern="\\S", pattern_rule=NON_SPACE),
+        description="The entry text.",
+    )
     entry_date: str = arg(
         Str(pattern=DATE_PATTERN, pattern_rule="must be a date YYYY-MM-DD", check=valid_calendar_date),
         default=UNSET,

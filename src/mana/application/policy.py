@@ -102,7 +102,9 @@ class PolicyGate:
             )
         if spec.hint == "destructive" and spec.name not in self._allow_destructive:
             return "destructive-not-allowed", ToolError(
-                "not_allowed", f"{exposed} is destructive and is not enabled on this gateway.", "policy_denied"
+                "not_allowed",
+                f"{exposed} is destructive and is not enabled on this gateway.",
+                "policy_denied",
             )
         if self._limit > 0:
             window = self._window(spec, user_id, now)

@@ -61,7 +61,8 @@ class Str:
 
     def __attrs_post_init__(self) -> None:
         if self.pattern is not None:
-            object.__setattr__(self, "_compiled", re.compile(self.pattern))
+            # ECMA-262 (JSON Schema) \d is ASCII-only; Python's also matches other scripts' digits.
+            object.__setattr__(self, "_compiled", re.compile(self.pattern.replace("\\d", "[0-9]")))
 
     def schema(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "string"}
@@ -216,10 +217,20 @@ class OrNull:
             errors.append((pointer, f"must be {first.type_name} or null"))
         elif failures[0] in _TEXT_RULES:
             errors.append((pointer, failures[0]))
-        elif any(isinstance(o, Str) and o.check is not None and f == o.check_rule
-                 for o, f in zip(self.options, failures, strict=True)):
-            errors.append((pointer, next(f for o, f in zip(self.options, failures, strict=True)
-                                         if isinstance(o, Str) and f == o.check_rule)))
+        elif any(
+            isinstance(o, Str) and o.check is not None and f == o.check_rule
+            for o, f in zip(self.options, failures, strict=True)
+        ):
+            errors.append(
+                (
+                    pointer,
+                    next(
+                        f
+                        for o, f in zip(self.options, failures, strict=True)
+                        if isinstance(o, Str) and f == o.check_rule
+                    ),
+                )
+            )
         else:
             errors.append((pointer, self.rule or failures[0]))
         return value

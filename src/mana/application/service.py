@@ -74,7 +74,9 @@ class CatalogToolService:
         spec = self._catalog.resolve(name)
         return None if spec is None else spec.input_model.schema
 
-    async def call(self, name: str, arguments: Mapping[str, Any] | None, invocation: Invocation) -> ToolResult:
+    async def call(
+        self, name: str, arguments: Mapping[str, Any] | None, invocation: Invocation
+    ) -> ToolResult:
         spec = self._catalog.resolve(name)
         if spec is None:
             raise UnknownTool(name)
@@ -87,9 +89,9 @@ class CatalogToolService:
             outcome, code = error.outcome, error.code
             result = ToolResult(text=error.message, is_error=True, error_code=error.code)
         except UpstreamFailure as failure:
-            error = describe_failure(failure, spec, name, invocation.request_id)
-            outcome, code = error.outcome, error.code
-            result = ToolResult(text=error.message, is_error=True, error_code=error.code)
+            mapped = describe_failure(failure, spec, name, invocation.request_id)
+            outcome, code = mapped.outcome, mapped.code
+            result = ToolResult(text=mapped.message, is_error=True, error_code=mapped.code)
         except Exception:
             log.exception("tool failed", extra={"tool": spec.name, "request_id": invocation.request_id})
             outcome, code = "internal_error", "internal"
@@ -117,7 +119,9 @@ class CatalogToolService:
         try:
             args = spec.input_model.parse(arguments)
         except ArgumentError as invalid:
-            raise ToolError("input_invalid", f"Invalid arguments for {name}: {invalid}", "input_invalid") from None
+            raise ToolError(
+                "input_invalid", f"Invalid arguments for {name}: {invalid}", "input_invalid"
+            ) from None
         self._policy.check(spec, name, invocation.caller.user_id, arguments or {})
         ctx = ToolContext(
             caller=invocation.caller,
@@ -183,8 +187,8 @@ def describe_failure(failure: UpstreamFailure, spec: ToolSpec, name: str, reques
     if isinstance(failure, SyncWriteFailed):
         if failure.maybe_written:
             message = (
-                f"mana-sync did not confirm the change ({failure.reason}); it may or may not have been saved, "
-                "so list before retrying."
+                f"mana-sync did not confirm the change ({failure.reason}); it may or may not have been "
+                "saved, so list before retrying."
             )
         else:
             message = f"Could not save the change to mana-sync ({failure.reason}). Nothing was written."
@@ -195,5 +199,7 @@ def describe_failure(failure: UpstreamFailure, spec: ToolSpec, name: str, reques
             f"Could not list spaces from mana-auth ({failure.reason}); try again later.",
             "upstream_error",
         )
-    log.error("unmapped upstream failure", extra={"failure": type(failure).__name__, "request_id": request_id})
+    log.error(
+        "unmapped upstream failure", extra={"failure": type(failure).__name__, "request_id": request_id}
+    )
     return ToolError("internal", f"Internal error in {name}; reference {request_id}.", "internal_error")
