@@ -1,0 +1,116 @@
+"""``notes.*`` (tools.md §2.9-§2.10): title and content are encrypted."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator
+
+from mana.application.context import ToolContext
+from mana.application.inputs import NotesCreate, NotesSearch
+from mana.application.outputs import NoteCreated, NotesFound
+from mana.application.ports import ChangeLog, CollectionReader, FieldCipher, IdSource
+from mana.application.usecases.records import Keys, decrypt_record, live_records
+from mana.application.usecases.writes import insert_change, push
+from mana.domain.records import Note, RecordWarning, normalise_note, note_is_archived
+from mana.domain.registry import NOTES
+from mana.domain.replay import UNKNOWN_TIME, RecordState
+
+_ENCRYPTED = tuple(sorted(NOTES.encrypted_fields))
+
+
+class CreateNote:
+    def __init__(self, change_log: ChangeLog, keys: Keys, ids: IdSource) -> None:
+        self._log = change_log
+        self._keys = keys
+        self._ids = ids
+
+    async def __call__(self, ctx: ToolContext, args: NotesCreate) -> NoteCreated:
+        cipher = await self._keys.cipher(ctx)
+        record_id = self._ids.new_id()
+        domain = {
+            # An empty content is encrypted too: it is the JSON text "" (tools.md §2.9).
+            "title": cipher.encrypt(args.title),
+            "content": cipher.encrypt(args.content),
+            "color": args.color,
+            "isPinned": args.is_pinned,
+            "isArchived": False,
+        }
+        await push(self._log, ctx, NOTES, insert_change(ctx, NOTES, record_id, domain))
+        now = ctx.now_text
+        note = Note(
+            id=record_id,
+            title=args.title,
+            content=args.content,
+            color=args.color,
+            is_pinned=args.is_pinned,
+            is_archived=False,
+            created_at=now,
+            updated_at=now,
+        )
+        return NoteCreated(note)
+
+
+def newest_first(record: RecordState) -> tuple[int, int, str]:
+    """``updatedAt`` descending (null last), then id: the order of ``note_sort_key``, computed from
+    the field times directly instead of formatting and re-parsing ``updatedAt`` per record.
+
+    ``updatedAt`` is shown with millisecond precision, so times are compared at that precision too.
+    """
+    newest = max(record.times.values(), default=UNKNOWN_TIME)
+    if newest == UNKNOWN_TIME:
+        return (1, 0, record.record_id)
+    return (0, -(newest // 1000), record.record_id)
+
+
+class SearchNotes:
+    """An empty query needs no decryption to choose: sort and cut first, then decrypt what is shown.
+    A real query must decrypt to match, so notes are decrypted newest first until ``limit`` match."""
+
+    def __init__(self, reader: CollectionReader, keys: Keys) -> None:
+        self._reader = reader
+        self._keys = keys
+
+    async def __call__(self, ctx: ToolContext, args: NotesSearch) -> NotesFound:
+        cipher = await self._keys.cipher(ctx)
+        records = await live_records(self._reader, ctx, NOTES)
+        if not args.include_archived:
+            records = [r for r in records if not note_is_archived(r.values)]
+        query = args.query.strip().lower()
+        if query:
+            records.sort(key=newest_first)
+            found = _matching(_read_notes(records, cipher), query, args.limit)
+        else:
+            found = list(_read_notes(heapq.nsmallest(args.limit, records, key=newest_first), cipher))
+        notes = tuple(note for note, _ in found)
+        warnings = tuple(warning for _, note_warnings in found for warning in note_warnings)
+        return NotesFound(notes, warnings)
+
+
+def _read_notes(
+    records: Iterable[RecordState], cipher: FieldCipher
+) -> Iterator[tuple[Note, list[RecordWarning]]]:
+    for record in records:
+        values, unreadable = decrypt_record(record, _ENCRYPTED, cipher)
+        yield normalise_note(
+            record.record_id,
+            values,
+            created_at=record.raw_created_at,
+            updated_at=record.updated_at,
+            unreadable=unreadable,
+        )
+
+
+def _matching(
+    notes: Iterable[tuple[Note, list[RecordWarning]]], query: str, limit: int
+) -> list[tuple[Note, list[RecordWarning]]]:
+    """Case-insensitive substring (``str.lower``, not ``casefold``); a null field never matches."""
+    found: list[tuple[Note, list[RecordWarning]]] = []
+    for note, warnings in notes:
+        title, content = note.title, note.content
+        if (title is not None and query in title.lower()) or (
+            content is not None and query in content.lower()
+        ):
+            found.append((note, warnings))
+            if len(found) == limit:
+                break
+    return found

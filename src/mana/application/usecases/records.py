@@ -1,0 +1,78 @@
+"""The read side shared by the tools: live records of the active space, and per-field decryption.
+
+Reads that only count or check existence stop at the live records (tools.md §1.7 step 6) and never
+touch a key. Lists decrypt only the records they return, one field at a time (D13).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from mana.application.context import ToolContext
+from mana.application.errors import DecryptFailed
+from mana.application.ports import CipherFactory, CollectionReader, FieldCipher, KeyVault
+from mana.domain.registry import Collection
+from mana.domain.replay import RecordState
+
+
+class Keys:
+    """The caller's field cipher. Tools with encrypted fields ask for it before any mana-sync request
+    (D12), so a zero-knowledge account or a missing vault fails the call before anything is read."""
+
+    def __init__(self, vault: KeyVault, ciphers: CipherFactory) -> None:
+        self._vault = vault
+        self._ciphers = ciphers
+
+    async def cipher(self, ctx: ToolContext) -> FieldCipher:
+        return self._ciphers.cipher(await self._vault.master_key(ctx.caller))
+
+
+async def live_records(
+    reader: CollectionReader, ctx: ToolContext, collection: Collection
+) -> list[RecordState]:
+    """The live records of the active space (mana-sync.md §10.3 steps 1-3), in no particular order.
+
+    Collected into a list at once: the reader's state is shared and may advance on a later read.
+    """
+    state = await reader.read(ctx.caller, collection.app_id, collection.name)
+    return list(state.visible(ctx.user_id, ctx.space_id))
+
+
+async def count_live(reader: CollectionReader, ctx: ToolContext, collection: Collection) -> int:
+    """The ``order`` of a new record (D14): live records of the active space, archived or done included."""
+    state = await reader.read(ctx.caller, collection.app_id, collection.name)
+    user, space = ctx.user_id, ctx.space_id
+    return sum(1 for record in state.records.values() if record.visible_to(user, space))
+
+
+async def find_live(
+    reader: CollectionReader, ctx: ToolContext, collection: Collection, record_id: str
+) -> RecordState | None:
+    """The record when it is live in the active space (D5), else None."""
+    state = await reader.read(ctx.caller, collection.app_id, collection.name)
+    record = state.records.get(record_id)
+    if record is None or not record.visible_to(ctx.user_id, ctx.space_id):
+        return None
+    return record
+
+
+def decrypt_record(
+    record: RecordState, fields: Iterable[str], cipher: FieldCipher
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A copy of the record's values with ``fields`` decrypted, and the names that were unreadable.
+
+    An unreadable field (bad blob, wrong key, not JSON, ``enc:<other version>:``) becomes None and is
+    named in the second item; the stored value never reaches the result (crypto.md §5).
+    """
+    values = dict(record.values)
+    unreadable: list[str] = []
+    for name in fields:
+        if name not in values:
+            continue
+        try:
+            values[name] = cipher.decrypt(values[name])
+        except DecryptFailed:
+            values[name] = None
+            unreadable.append(name)
+    return values, tuple(sorted(unreadable))
