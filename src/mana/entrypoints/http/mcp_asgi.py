@@ -1,0 +1,286 @@
+"""``/mcp``: the checks of gateway-http.md §6 in order, then the SDK's session manager.
+
+Everything that must happen before the SDK sees a request lives here: Host and Origin, the
+method, the bearer token, ``X-Mana-Space`` and membership, the body limit, session ownership and
+the per-user cap. Then the request context is published in a ContextVar for the MCP handlers,
+``scope["user"]`` is set for the SDK's own session binding, and the response is watched to keep
+the owner map in step with the SDK's sessions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from starlette.types import Message, Receive, Scope, Send
+
+from mana.application.errors import InvalidToken, UpstreamFailure, VerificationUnavailable
+from mana.application.ports import TokenVerifier, VerifiedToken
+from mana.entrypoints.http import responses as r
+from mana.entrypoints.http import spaces
+from mana.entrypoints.http.auth import MISSING_HEADER, Challenge, bearer_token
+from mana.entrypoints.http.cors import CorsPolicy
+from mana.entrypoints.http.lifecycle import Lifecycle
+from mana.entrypoints.http.sessions import SessionEntry, SessionOwners
+from mana.entrypoints.logs import request_id_var
+from mana.entrypoints.request_context import McpRequest, current_mcp_request
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+LOCAL_HOSTS = frozenset({b"localhost", b"127.0.0.1", b"[::1]"})
+MCP_ALLOW = [(b"allow", b"GET, POST, DELETE, OPTIONS")]
+RETRY_5 = [(b"retry-after", b"5")]
+RETRY_60 = [(b"retry-after", b"60")]
+_LEGACY_VERSIONS = frozenset(v.encode() for v in HANDSHAKE_PROTOCOL_VERSIONS)
+_USER_CACHE_LIMIT = 10_000
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class ClientGone(Exception):
+    pass
+
+
+def host_name(host: bytes) -> bytes:
+    """``localhost:3069`` → ``localhost``; ``[::1]:3069`` → ``[::1]``."""
+    if host.startswith(b"["):
+        end = host.find(b"]")
+        return host[: end + 1] if end > 0 else host
+    return host.split(b":", 1)[0]
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that yields the already-read body once, then defers to the real one."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def initialize_client(body: bytes) -> tuple[bool, str | None]:
+    """Whether ``body`` is a JSON-RPC ``initialize`` request, and its ``clientInfo.name``."""
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        return False, None
+    if not isinstance(message, dict) or message.get("method") != "initialize":
+        return False, None
+    params = message.get("params")
+    info = params.get("clientInfo") if isinstance(params, dict) else None
+    name = info.get("name") if isinstance(info, dict) else None
+    return True, name if isinstance(name, str) else None
+
+
+class McpEndpoint:
+    def __init__(
+        self,
+        *,
+        manager: StreamableHTTPSessionManager,
+        verifier: TokenVerifier,
+        membership: spaces.SpaceMembership,
+        owners: SessionOwners,
+        cors: CorsPolicy,
+        challenge: Challenge,
+        lifecycle: Lifecycle,
+        local_mode: bool,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.manager = manager
+        self._verifier = verifier
+        self._membership = membership
+        self._owners = owners
+        self._cors = cors
+        self._challenge = challenge
+        self._lifecycle = lifecycle
+        self._local_mode = local_mode
+        self._max_body = max_body_bytes
+        self._users: dict[tuple[str, str | None, str | None], AuthenticatedUser] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes]) -> None:
+        # 2. Host (local mode only): protects the dev gateway from DNS rebinding.
+        if self._local_mode and host_name(headers.get(b"host", b"")) not in LOCAL_HOSTS:
+            return await r.send_error(send, 421, r.MISDIRECTED)
+        # 3. Origin, when present.
+        origin = headers.get(b"origin")
+        if origin is not None and not self._cors.allows(origin):
+            return await r.send_error(send, 403, r.ORIGIN_NOT_ALLOWED)
+        # 4. Method.
+        method = scope["method"]
+        if method not in ("POST", "GET", "DELETE"):
+            return await r.send_error(send, 405, r.METHOD_NOT_ALLOWED, MCP_ALLOW)
+        if self._lifecycle.stopping:
+            return await r.send_error(send, 503, r.SHUTTING_DOWN, RETRY_5)
+        # 5. Authentication.
+        token = bearer_token(headers.get(b"authorization"))
+        if token is None:
+            return await r.send_error(
+                send, 401, MISSING_HEADER, [(b"www-authenticate", self._challenge.no_token())]
+            )
+        try:
+            verified = await self._verifier.verify(token)
+        except InvalidToken as exc:
+            challenge = self._challenge.invalid_token(exc.description)
+            return await r.send_error(send, 401, exc.message, [(b"www-authenticate", challenge)])
+        except VerificationUnavailable:
+            return await r.send_error(send, 503, r.VERIFICATION_UNAVAILABLE, RETRY_5)
+        # 6. X-Mana-Space: required on POST, checked when sent on GET and DELETE.
+        raw_space = headers.get(b"x-mana-space")
+        space_id: str | None = None
+        if method == "POST" or raw_space is not None:
+            problem = spaces.space_header_error(raw_space)
+            if problem is not None:
+                return await r.send_error(send, 400, problem)
+            assert raw_space is not None
+            space_id = raw_space.decode("ascii")
+            # 7. Membership.
+            try:
+                member = await self._membership.is_member(verified.caller, space_id)
+            except UpstreamFailure:
+                return await r.send_error(send, 503, spaces.UNAVAILABLE, RETRY_5)
+            if not member:
+                return await r.send_error(send, 403, spaces.NOT_A_MEMBER)
+        # Body: bounded, read once, replayed to the SDK.
+        body = b""
+        if method == "POST":
+            length = headers.get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self._max_body:
+                return await r.send_error(send, 413, r.BODY_TOO_LARGE)
+            try:
+                body = await read_body(receive, self._max_body)
+            except BodyTooLarge:
+                return await r.send_error(send, 413, r.BODY_TOO_LARGE)
+            except ClientGone:
+                return None
+            receive = replaying(body, receive)
+        # 8., 9. Era routing, ownership and caps (legacy era only; the modern era is sessionless).
+        version = headers.get(b"mcp-protocol-version")
+        legacy = version is None or version in _LEGACY_VERSIONS
+        raw_sid = headers.get(b"mcp-session-id") if legacy else None
+        session_id = raw_sid.decode("latin-1") if raw_sid is not None else None
+        entry: SessionEntry | None = None
+        opening = False
+        client_name: str | None = None
+        if session_id is not None:
+            entry = self._owners.get(session_id)
+            if entry is not None and entry.owner != verified.subject:
+                return await r.send_error(send, 403, r.FOREIGN_SESSION)
+            if entry is not None:
+                client_name = entry.client_name
+        elif legacy and method == "POST":
+            opening, client_name = initialize_client(body)
+            if opening:
+                if self._owners.user_at_cap(verified.subject):
+                    return await r.send_error(send, 429, r.TOO_MANY_SESSIONS, RETRY_60)
+                if self._owners.total_at_cap():
+                    return await r.send_error(send, 503, r.GATEWAY_FULL, RETRY_60)
+        # 10. Hand over to the SDK.
+        await self._serve(scope, receive, send, verified, space_id, session_id, entry, opening, client_name)
+        return None
+
+    async def _serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        verified: VerifiedToken,
+        space_id: str | None,
+        session_id: str | None,
+        entry: SessionEntry | None,
+        opening: bool,
+        client_name: str | None,
+    ) -> None:
+        status = 0
+        minted: bytes | None = None
+
+        async def watch(message: Message) -> None:
+            nonlocal status, minted
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if opening:
+                    for key, value in message.get("headers", ()):
+                        if key.lower() == b"mcp-session-id":
+                            minted = value
+                            break
+            await send(message)
+
+        scope = {**scope, "user": self._user(verified)}
+        context = McpRequest(
+            token=verified,
+            space_id=space_id,
+            request_id=request_id_var.get() or "-",
+            session_id=session_id,
+            session_client_name=client_name,
+        )
+        reset = current_mcp_request.set(context)
+        if entry is not None:
+            self._owners.begin(entry)
+        try:
+            await self.manager.handle_request(scope, receive, watch)
+        finally:
+            current_mcp_request.reset(reset)
+            if entry is not None:
+                self._owners.end(entry)
+            self._after(scope["method"], status, session_id, opening, minted, verified.subject, client_name)
+
+    def _after(
+        self,
+        method: str,
+        status: int,
+        session_id: str | None,
+        opening: bool,
+        minted: bytes | None,
+        owner: str,
+        client_name: str | None,
+    ) -> None:
+        if opening and minted is not None and 0 < status < 400:
+            self._owners.add(minted.decode("latin-1"), owner, client_name)
+        elif session_id is not None and (status == 404 or (method == "DELETE" and status == 200)):
+            self._owners.remove(session_id)
+
+    def _user(self, verified: VerifiedToken) -> AuthenticatedUser:
+        """The SDK's identity object for its own session binding; one per principal, built once."""
+        key = (verified.subject, verified.issuer, verified.authorized_party)
+        user = self._users.get(key)
+        if user is None:
+            if len(self._users) >= _USER_CACHE_LIMIT:
+                self._users.clear()
+            claims: dict[str, Any] | None = {"iss": verified.issuer} if verified.issuer is not None else None
+            access = AccessToken(
+                token="",
+                client_id=verified.authorized_party or "",
+                scopes=[],
+                subject=verified.subject,
+                claims=claims,
+            )
+            user = self._users[key] = AuthenticatedUser(access)
+        return user

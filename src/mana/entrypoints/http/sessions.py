@@ -1,0 +1,97 @@
+"""The legacy-era session owner map: session id → who opened it (D11, gateway-http.md §7).
+
+The SDK keeps sessions in memory and answers 404 for a foreign one; the 403 of D11 and the
+per-user cap need our own map in front of it. It lives exactly as long as the SDK's sessions:
+entries go on DELETE, on an SDK 404, and when idle longer than the SDK's idle timeout (the SDK
+reaps those silently, so the map is swept).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import attrs
+
+PER_USER_CAP = 100
+TOTAL_CAP = 10_000
+IDLE_TIMEOUT_S = 30 * 60.0
+SWEEP_INTERVAL_S = 60.0
+
+
+@attrs.define(slots=True)
+class SessionEntry:
+    owner: str
+    opened: float
+    last_seen: float
+    client_name: str | None = None
+    in_flight: int = 0
+    """Requests (including an open GET stream) currently inside the SDK for this session."""
+
+
+class SessionOwners:
+    """Owner map with O(1) per-user counts. Single event loop: no locking needed."""
+
+    def __init__(
+        self,
+        *,
+        per_user_cap: int = PER_USER_CAP,
+        total_cap: int = TOTAL_CAP,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_user_cap = per_user_cap
+        self.total_cap = total_cap
+        self.idle_timeout_s = idle_timeout_s
+        self._clock = clock
+        self._entries: dict[str, SessionEntry] = {}
+        self._per_user: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, session_id: str) -> SessionEntry | None:
+        return self._entries.get(session_id)
+
+    def count_for(self, owner: str) -> int:
+        return self._per_user.get(owner, 0)
+
+    def user_at_cap(self, owner: str) -> bool:
+        return self.count_for(owner) >= self.per_user_cap
+
+    def total_at_cap(self) -> bool:
+        return len(self._entries) >= self.total_cap
+
+    def add(self, session_id: str, owner: str, client_name: str | None) -> SessionEntry:
+        now = self._clock()
+        self.remove(session_id)
+        entry = SessionEntry(owner=owner, opened=now, last_seen=now, client_name=client_name)
+        self._entries[session_id] = entry
+        self._per_user[owner] = self._per_user.get(owner, 0) + 1
+        return entry
+
+    def remove(self, session_id: str) -> None:
+        entry = self._entries.pop(session_id, None)
+        if entry is None:
+            return
+        left = self._per_user[entry.owner] - 1
+        if left:
+            self._per_user[entry.owner] = left
+        else:
+            del self._per_user[entry.owner]
+
+    def begin(self, entry: SessionEntry) -> None:
+        entry.in_flight += 1
+        entry.last_seen = self._clock()
+
+    def end(self, entry: SessionEntry) -> None:
+        entry.in_flight = max(0, entry.in_flight - 1)
+        entry.last_seen = self._clock()
+
+    def sweep(self) -> int:
+        """Drop entries idle (nothing in flight) for longer than the idle timeout; returns how many."""
+        cutoff = self._clock() - self.idle_timeout_s
+        stale = [sid for sid, e in self._entries.items() if e.in_flight == 0 and e.last_seen < cutoff]
+        for sid in stale:
+            self.remove(sid)
+        return len(stale)

@@ -1,0 +1,58 @@
+"""JSON log lines on stdout, each carrying the request id of the request that wrote it (gateway-http.md §9).
+
+The request id lives in a ContextVar set by the HTTP edge, so every module can log with the plain
+``logging`` API and still be correlated. Callers pass structured fields through ``extra``; what
+they pass must already be safe to log (never a token, key, argument value or upstream body).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from contextvars import ContextVar
+from typing import Any, TextIO
+
+request_id_var: ContextVar[str | None] = ContextVar("mana_request_id", default=None)
+
+_STANDARD_ATTRS = frozenset(
+    logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__.keys()
+    | {"message", "asctime", "taskName"}
+)
+
+
+class JsonFormatter(logging.Formatter):
+    """One compact JSON object per record: time, level, request id, event, then the ``extra`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        created = record.created
+        line: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+            + f".{int(created % 1 * 1000):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        request_id = request_id_var.get()
+        if request_id is not None:
+            line["request_id"] = request_id
+        line["event"] = record.getMessage()
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_"):
+                line[key] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def configure_logging(level: str, stream: TextIO | None = None) -> None:
+    """Route the root logger (and Hypercorn's, which we hand a logger) to JSON lines on ``stream``."""
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # The SDK logs every session id it creates at INFO; that is noise at our default level.
+    logging.getLogger("mcp").setLevel(max(root.level, logging.WARNING))
