@@ -50,7 +50,11 @@ def tool_entry(tool: PublishedTool) -> dict[str, Any]:
 
 def result_payload(result: ToolResult) -> dict[str, Any]:
     """A ``CallToolResult`` in wire form (tools.md §1.5)."""
-    payload: dict[str, Any] = {"content": [{"type": "text", "text": result.text}], "isError": result.is_error}
+    payload: dict[str, Any] = {
+        "content": [{"type": "text", "text": result.text}],
+        "isError": result.is_error,
+        "resultType": "complete",
+    }
     if result.is_error:
         payload["_meta"] = {"mana/error": result.error_code or "internal"}
     elif result.structured is not None:
@@ -60,7 +64,12 @@ def result_payload(result: ToolResult) -> dict[str, Any]:
 
 def internal_error_payload(tool: str, request_id: str) -> dict[str, Any]:
     text = f"Internal error in {tool}; reference {request_id}."
-    return {"content": [{"type": "text", "text": text}], "isError": True, "_meta": {"mana/error": "internal"}}
+    return {
+        "content": [{"type": "text", "text": text}],
+        "isError": True,
+        "resultType": "complete",
+        "_meta": {"mana/error": "internal"},
+    }
 
 
 def _client_name(ctx: ServerRequestContext[Any, Any], request: McpRequest) -> str | None:
@@ -74,7 +83,13 @@ def _client_name(ctx: ServerRequestContext[Any, Any], request: McpRequest) -> st
 class McpHandlers:
     def __init__(self, tools: ToolService) -> None:
         self._tools = tools
-        self._list_result = {"tools": [tool_entry(t) for t in tools.published_tools()]}
+        # ttlMs, cacheScope and resultType are required on the 2026-07-28 wire; older eras' sieve drops them.
+        self._list_result = {
+            "tools": [tool_entry(t) for t in tools.published_tools()],
+            "ttlMs": 0,
+            "cacheScope": "private",
+            "resultType": "complete",
+        }
 
     async def list_tools(
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None

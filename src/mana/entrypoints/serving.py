@@ -1,0 +1,71 @@
+"""Running an app under Hypercorn: one worker, on a socket we bind ourselves.
+
+Binding first (then handing Hypercorn the file descriptor) lets tests use port 0 and learn the
+port, and lets ``serve`` report a taken port as one clear line before anything else starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+log = logging.getLogger(__name__)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket; raises ``OSError`` (e.g. address in use) with the OS's reason."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def hypercorn_config(sock: socket.socket, *, graceful_timeout_s: float = 5.0) -> Config:
+    config = Config()
+    # Hypercorn closes the descriptor it is given; a duplicate keeps ``sock`` ours to close.
+    config.bind = [f"fd://{os.dup(sock.fileno())}"]
+    config.workers = 1
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.graceful_timeout = graceful_timeout_s
+    config.keep_alive_timeout = 75
+    config.include_server_header = False
+    return config
+
+
+async def serve_app(
+    app: Any, sock: socket.socket, shutdown: Callable[[], Awaitable[None]], *, graceful_timeout_s: float = 5.0
+) -> None:
+    """Serve ``app`` on ``sock`` until ``shutdown()`` returns."""
+    await serve(app, hypercorn_config(sock, graceful_timeout_s=graceful_timeout_s), shutdown_trigger=shutdown)
+
+
+@contextlib.asynccontextmanager
+async def running(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve ``app`` in the background for the body of the block; yields its base URL."""
+    sock = bind_socket(host, port)
+    bound_port = sock.getsockname()[1]
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_app(app, sock, stop.wait, graceful_timeout_s=1.0))
+    try:
+        yield f"http://{host}:{bound_port}"
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, 10)
+        finally:
+            sock.close()
