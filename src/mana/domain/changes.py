@@ -7,8 +7,9 @@ never its values.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import attrs
 
@@ -76,15 +77,16 @@ def change_from_wire(raw: object) -> Change | InvalidChange:
     """Parse one change object of a pull page or push delta (mana-sync.md §6)."""
     if not isinstance(raw, dict):
         return InvalidChange(None, "change is not an object")
+    # "Present" means the key exists: a JSON null is present and not a string (nor a number).
     event_id = raw.get("eventId")
-    if event_id is not None and not isinstance(event_id, str):
+    if "eventId" in raw and not isinstance(event_id, str):
         return InvalidChange(None, "eventId is not a string")
     table = raw.get("table")
     record_id = raw.get("id")
     if not isinstance(table, str) or not table or not isinstance(record_id, str) or not record_id:
         return InvalidChange(event_id, "table or id is not a non-empty string")
     op = raw.get("op")
-    if op not in OPS:
+    if not isinstance(op, str) or op not in OPS:
         return InvalidChange(event_id, "op is not insert, update or delete")
     actor = raw.get("actor", _ABSENT)
     if actor is not _ABSENT and not isinstance(actor, dict):
@@ -93,10 +95,12 @@ def change_from_wire(raw: object) -> Change | InvalidChange:
         if key in raw and not isinstance(raw[key], str):
             return InvalidChange(event_id, f"{key} is not a string")
     schema_version = raw.get("schemaVersion")
-    if schema_version is not None and (
+    if "schemaVersion" in raw and (
         isinstance(schema_version, bool) or not isinstance(schema_version, int | float)
     ):
         return InvalidChange(event_id, "schemaVersion is not a number")
+    if isinstance(schema_version, float) and not math.isfinite(schema_version):
+        schema_version = None  # a number for the web app (json.loads yields inf and nan), but no version
     data = raw.get("data")
     if data is not None and not isinstance(data, dict):
         return InvalidChange(event_id, "data is not an object")
@@ -112,7 +116,7 @@ def change_from_wire(raw: object) -> Change | InvalidChange:
             if not isinstance(entry, dict) or "value" not in entry:
                 return InvalidChange(event_id, "a field change is not an object with a value")
             at = entry.get("at")
-            if at is not None and not isinstance(at, str):
+            if "at" in entry and not isinstance(at, str):
                 return InvalidChange(event_id, "a field change time is not a string")
             updated_at = entry.get("updatedAt")
             fields[name] = FieldChange(
@@ -122,7 +126,7 @@ def change_from_wire(raw: object) -> Change | InvalidChange:
     return Change(
         table=table,
         record_id=record_id,
-        op=op,
+        op=cast(Op, op),
         data=data,
         fields=fields,
         deleted_at=raw.get("deletedAt"),

@@ -17,10 +17,12 @@ EPOCH_CURSOR = "1970-01-01T00:00:00.000Z"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # YYYY-MM-DDTHH:MM, optional :SS, optional fraction of 1-9 digits, then Z/z or ±HH:MM; T may be lowercase.
+# [0-9], never \d: Python's \d also matches the digits of other scripts, and int() accepts them.
 _READ_FORM = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?"
+    r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))\Z"
 )
-_DATE_ONLY = re.compile(r"(\d{4})-(\d{2})-(\d{2})\Z")
+_DATE_ONLY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})\Z")
 
 Instant = int
 """Microseconds since 1970-01-01T00:00:00Z."""
@@ -31,7 +33,11 @@ def format_instant(dt: datetime) -> str:
     if dt.tzinfo is None:
         raise ValueError("naive datetime: every written time must be timezone-aware")
     utc = dt.astimezone(UTC)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+    # Built by hand: strftime's %Y does not pad years before 1000 to four digits on glibc.
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
+        f".{utc.microsecond // 1000:03d}Z"
+    )
 
 
 def truncate_to_ms(dt: datetime) -> datetime:
@@ -73,7 +79,10 @@ def parse_instant(value: object) -> Instant | None:
         if oh > 23 or om > 59:
             return None
         offset = timedelta(hours=oh, minutes=om)
-        dt = dt - offset if sign == "+" else dt + offset
+        try:
+            dt = dt - offset if sign == "+" else dt + offset
+        except OverflowError:
+            return None  # the UTC instant falls outside years 1-9999: no output form exists for it
     return _to_micros(dt)
 
 
