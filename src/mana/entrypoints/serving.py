@@ -48,7 +48,11 @@ def hypercorn_config(sock: socket.socket, *, graceful_timeout_s: float = 5.0) ->
 
 
 async def serve_app(
-    app: Any, sock: socket.socket, shutdown: Callable[[], Awaitable[None]], *, graceful_timeout_s: float = 5.0
+    app: Any,
+    sock: socket.socket,
+    shutdown: Callable[[], Awaitable[object]],
+    *,
+    graceful_timeout_s: float = 5.0,
 ) -> None:
     """Serve ``app`` on ``sock`` until ``shutdown()`` returns."""
     await serve(app, hypercorn_config(sock, graceful_timeout_s=graceful_timeout_s), shutdown_trigger=shutdown)

@@ -1,0 +1,75 @@
+from mana.entrypoints.http.sessions import SessionOwners
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_counts_per_user_follow_add_and_remove() -> None:
+    owners = SessionOwners(per_user_cap=2)
+    owners.add("s1", "alice", "Claude Code")
+    owners.add("s2", "alice", None)
+    owners.add("s3", "bob", None)
+    assert len(owners) == 3
+    assert owners.count_for("alice") == 2
+    assert owners.user_at_cap("alice")
+    assert not owners.user_at_cap("bob")
+    entry = owners.get("s1")
+    assert entry is not None
+    assert entry.owner == "alice"
+    assert entry.client_name == "Claude Code"
+    owners.remove("s1")
+    owners.remove("s1")
+    assert owners.count_for("alice") == 1
+    assert not owners.user_at_cap("alice")
+    assert owners.get("s1") is None
+    owners.remove("s2")
+    assert owners.count_for("alice") == 0
+
+
+def test_readding_an_id_does_not_double_count() -> None:
+    owners = SessionOwners()
+    owners.add("s1", "alice", None)
+    owners.add("s1", "bob", None)
+    assert owners.count_for("alice") == 0
+    assert owners.count_for("bob") == 1
+    assert len(owners) == 1
+
+
+def test_total_cap() -> None:
+    owners = SessionOwners(total_cap=2)
+    owners.add("a", "u1", None)
+    assert not owners.total_at_cap()
+    owners.add("b", "u2", None)
+    assert owners.total_at_cap()
+
+
+def test_sweep_drops_only_idle_entries_with_nothing_in_flight() -> None:
+    clock = Clock()
+    owners = SessionOwners(idle_timeout_s=1800, clock=clock)
+    owners.add("idle", "alice", None)
+    owners.add("streaming", "alice", None)
+    owners.add("recent", "bob", None)
+    stream = owners.get("streaming")
+    assert stream is not None
+    owners.begin(stream)  # an open GET stream keeps the session alive
+    clock.t += 1000
+    recent = owners.get("recent")
+    assert recent is not None
+    owners.begin(recent)
+    owners.end(recent)
+    clock.t += 801
+    assert owners.sweep() == 1
+    assert owners.get("idle") is None
+    assert owners.get("streaming") is not None
+    assert owners.get("recent") is not None
+    assert owners.count_for("alice") == 1
+    clock.t += 1000
+    owners.end(stream)
+    assert owners.sweep() == 1  # recent went idle; the stream just ended, so it is fresh again
+    assert owners.get("streaming") is not None
+    assert owners.get("recent") is None
