@@ -1,0 +1,120 @@
+"""The one shared ``httpx.AsyncClient`` of the process, and the timing of every upstream request.
+
+Every adapter that talks to mana-sync or mana-auth sends through :func:`send_timed`, so each
+request is reported to the :class:`~mana.application.ports.UpstreamObserver` exactly once, with
+the status label of gateway-http.md §9 (the HTTP status, ``timeout`` or ``error``), and transport
+failures come out as one exception type that says whether the request may have reached the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Literal
+
+import httpx
+
+from mana import __version__
+from mana.application.ports import UpstreamObserver
+
+CONNECT_TIMEOUT_S = 3.0
+TOTAL_TIMEOUT_S = 10.0
+"""Upstream timeouts of gateway-http.md §1: 3 s to connect, 10 s for the whole request."""
+
+JWKS_TIMEOUT_S = 5.0
+
+TransportReason = Literal["timeout", "connection failed"]
+
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+class TransportFailure(Exception):
+    """No HTTP answer. ``sent`` is True when the request may have reached the server."""
+
+    def __init__(self, reason: TransportReason, *, sent: bool) -> None:
+        super().__init__(reason)
+        self.reason: TransportReason = reason
+        self.sent = sent
+
+
+def build_client(
+    *,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    total_timeout_s: float = TOTAL_TIMEOUT_S,
+    max_connections: int = 100,
+    max_keepalive_connections: int = 20,
+) -> httpx.AsyncClient:
+    """The pooled client shared by every upstream adapter; close it at shutdown.
+
+    Environment proxies are ignored (``trust_env=False``): upstreams are internal services, and a
+    stray ``HTTP_PROXY`` must not route user tokens through a proxy. Redirects are not followed: a
+    redirect from mana-sync or mana-auth is a misconfiguration, reported as its status.
+    """
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(total_timeout_s, connect=connect_timeout_s),
+        limits=httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_keepalive_connections,
+            keepalive_expiry=30.0,
+        ),
+        headers={"User-Agent": f"mana-mcp/{__version__}"},
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+class _SentFlag:
+    """httpcore trace hook: notes when the request headers start going out on the wire."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent = False
+
+    async def __call__(self, event_name: str, info: dict[str, Any]) -> None:
+        if event_name.endswith("send_request_headers.started"):
+            self.sent = True
+
+
+async def send_timed(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    *,
+    upstream: str,
+    observer: UpstreamObserver,
+    total_timeout_s: float = TOTAL_TIMEOUT_S,
+) -> httpx.Response:
+    """Send ``request`` within ``total_timeout_s`` (body included) and report its duration.
+
+    Any HTTP status is returned as a response; raises :class:`TransportFailure` otherwise.
+    """
+    flag = _SentFlag()
+    request.extensions["trace"] = flag
+    start = time.perf_counter()
+    try:
+        async with asyncio.timeout(total_timeout_s):
+            response = await client.send(request)
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        observer.upstream_request(upstream=upstream, status="timeout", duration_s=time.perf_counter() - start)
+        sent = flag.sent and not isinstance(exc, _NEVER_SENT)
+        raise TransportFailure("timeout", sent=sent) from None
+    except httpx.TransportError as exc:
+        observer.upstream_request(upstream=upstream, status="error", duration_s=time.perf_counter() - start)
+        sent = flag.sent and not isinstance(exc, _NEVER_SENT)
+        raise TransportFailure("connection failed", sent=sent) from None
+    observer.upstream_request(
+        upstream=upstream, status=str(response.status_code), duration_s=time.perf_counter() - start
+    )
+    return response
+
+
+def join_url(base_url: str, path: str) -> str:
+    """``base_url`` (with or without a trailing slash) followed by ``path`` (starting with ``/``)."""
+    return base_url.rstrip("/") + path
+
+
+class NullUpstreamObserver:
+    """An observer that records nothing (tools and scripts that do not export metrics)."""
+
+    def upstream_request(self, *, upstream: str, status: str, duration_s: float) -> None:
+        return None

@@ -1,0 +1,136 @@
+"""The incremental pull cache: a list over a long history costs O(new changes), not O(history).
+
+Per (user, appId, collection) it keeps the replay state (ciphertext only: it never sees a key) and
+the last cursor, and resumes from the cursor minus an overlap; the replay skips event ids it has
+already applied, so the result equals a cold full replay (mana-sync.md §10.4). Our own pushes show
+up on the next read because reads pull with a client id that differs from the writer's (D4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from datetime import UTC
+
+import attrs
+
+from mana.application.ports import Caller, ChangeLog, Clock
+from mana.application.reading import pull_into
+from mana.domain.replay import CollectionState
+from mana.domain.timestamps import EPOCH_CURSOR, instant_to_datetime, parse_instant
+
+OVERLAP_S = 10.0
+MAX_AGE_S = 600.0
+MAX_USERS = 10_000
+
+
+def resume_cursor(cursor: str, overlap_s: float) -> str:
+    """``cursor`` minus the overlap, as RFC 3339 UTC with microseconds (the server's precision).
+
+    An unparseable cursor, or one closer to the epoch than the overlap, resumes from the epoch:
+    still exact, since the replay skips event ids it has seen.
+    """
+    instant = parse_instant(cursor)
+    if instant is None:
+        return EPOCH_CURSOR
+    resumed = instant - int(overlap_s * 1_000_000)
+    if resumed <= 0:
+        return EPOCH_CURSOR
+    dt = instant_to_datetime(resumed).astimezone(UTC)
+    return f"{dt:%Y-%m-%dT%H:%M:%S}.{dt.microsecond:06d}Z"
+
+
+@attrs.define(eq=False)
+class _Entry:
+    created: float
+    state: CollectionState = attrs.Factory(CollectionState)
+    cursor: str | None = None
+    live: bool = True
+    lock: asyncio.Lock = attrs.Factory(asyncio.Lock)
+
+
+class IncrementalReader:
+    """:class:`~mana.application.ports.CollectionReader` that resumes from a per-entry cursor.
+
+    Reads of one entry are serialised by a per-entry lock; each caller still pulls after taking
+    the lock, so a caller always sees every change committed before its read began (its own
+    pushes included). The returned state is shared: it may advance on later reads, so callers
+    must not keep iterating it across an ``await``.
+    """
+
+    def __init__(
+        self,
+        change_log: ChangeLog,
+        *,
+        max_users: int = MAX_USERS,
+        max_age_s: float = MAX_AGE_S,
+        overlap_s: float = OVERLAP_S,
+        clock: Clock,
+    ) -> None:
+        if max_users < 1:
+            raise ValueError("max_users must be at least 1")
+        self._log = change_log
+        self._max_users = max_users
+        self._max_age = max_age_s
+        self._overlap = overlap_s
+        self._clock = clock
+        self._users: OrderedDict[str, dict[tuple[str, str], _Entry]] = OrderedDict()
+
+    async def read(self, caller: Caller, app_id: str, collection: str) -> CollectionState:
+        key = (app_id, collection)
+        while True:
+            entry = self._entry(caller.user_id, key)
+            async with entry.lock:
+                if not entry.live:
+                    continue  # dropped while we waited (error, age, membership change): start over
+                since = EPOCH_CURSOR if entry.cursor is None else resume_cursor(entry.cursor, self._overlap)
+                try:
+                    entry.cursor = await pull_into(self._log, caller, app_id, collection, entry.state, since)
+                except BaseException:
+                    # A partly applied read must not be resumed from (mana-sync.md §10.4).
+                    self._drop(caller.user_id, key, entry)
+                    raise
+                return entry.state
+
+    def memberships_changed(self, user_id: str) -> None:
+        """Forget the user's entries: a new membership makes old rows of other users visible."""
+        entries = self._users.pop(user_id, None)
+        for entry in (entries or {}).values():
+            entry.live = False
+
+    def clear(self) -> None:
+        for user_id in list(self._users):
+            self.memberships_changed(user_id)
+
+    @property
+    def user_count(self) -> int:
+        return len(self._users)
+
+    def _entry(self, user_id: str, key: tuple[str, str]) -> _Entry:
+        now = self._clock.monotonic()
+        entries = self._users.get(user_id)
+        if entries is None:
+            entries = {}
+            self._users[user_id] = entries
+            while len(self._users) > self._max_users:
+                _, evicted = self._users.popitem(last=False)
+                for old in evicted.values():
+                    old.live = False
+        else:
+            self._users.move_to_end(user_id)
+        entry = entries.get(key)
+        if entry is not None and now - entry.created > self._max_age:
+            entry.live = False
+            entry = None
+        if entry is None:
+            entry = _Entry(created=now)
+            entries[key] = entry
+        return entry
+
+    def _drop(self, user_id: str, key: tuple[str, str], entry: _Entry) -> None:
+        entry.live = False
+        entries = self._users.get(user_id)
+        if entries is not None and entries.get(key) is entry:
+            del entries[key]
+            if not entries:
+                del self._users[user_id]
