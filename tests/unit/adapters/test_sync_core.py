@@ -95,7 +95,9 @@ def update(
     }
 
 
-def body(*changes: dict[str, Any], client_id: str = "", since: str = "", **extra: Any) -> dict[str, Any]:
+def body(
+    *changes: dict[str, Any] | None, client_id: str = "", since: str = "", **extra: Any
+) -> dict[str, Any]:
     out: dict[str, Any] = {"changes": list(changes), **extra}
     if client_id:
         out["clientId"] = client_id
@@ -340,7 +342,7 @@ def test_a_failing_change_leaves_the_earlier_ones_stored(server: SyncServer) -> 
 @pytest.mark.parametrize(
     "bad",
     [
-        pytest.param(insert("b", **{"key\u0000": 1}), id="nul-in-key"),
+        pytest.param({**insert("b"), "data": {"key\u0000": 1}}, id="nul-in-key"),
         pytest.param({**insert("b"), "id": "b\u0000"}, id="nul-in-id"),
         pytest.param({**insert("b"), "actor": {"displayName": "\u0000"}}, id="nul-in-actor"),
         pytest.param(update("b", {"t": {"value": 1, "at": "2026\u0000"}}), id="nul-in-time"),
