@@ -102,6 +102,10 @@ class LocalTokenIssuer:
         # typ=None drops pyjwt's default "typ" header: mana-auth's header is {"alg","kid"} only.
         return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self.kid, "typ": None})
 
+    def is_ready(self) -> bool:
+        """For ``/ready`` in local mode: the signing key is still on disk."""
+        return self.key_path.is_file()
+
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """mana-auth's JWKS shape (mana-auth.md §2)."""
         return {"keys": [{"alg": "EdDSA", **self._public_jwk, "kid": self.kid}]}

@@ -79,6 +79,9 @@ def test_the_key_file_is_private_and_reused(tmp_path: Path) -> None:
     token = second.issue("user-2")
     jwt.decode(token, public_key_from_jwks(first.jwks(), first.kid), algorithms=["EdDSA"], audience="mana")
     assert [p.name for p in data_dir.iterdir()] == [KEY_FILE]  # no temporary file left behind
+    assert second.is_ready()
+    key_file.unlink()
+    assert not second.is_ready()
 
 
 def test_a_new_data_dir_gets_a_new_key(tmp_path: Path) -> None:

@@ -35,6 +35,9 @@ def test_the_data_dir_and_file_are_private(tmp_path: Path, db: LocalDatabase) ->
     assert db.path == tmp_path / "data" / "nested" / DATABASE_FILE
     assert mode(db.data_dir) == 0o700
     assert mode(db.path) == 0o600
+    db.users.get_or_create("alice")
+    for companion in db.data_dir.glob(DATABASE_FILE + "-*"):  # WAL and shared-memory files
+        assert mode(companion) == 0o600
     assert db.is_ready()
 
 

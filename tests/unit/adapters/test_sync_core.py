@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from mana.adapters.sync_core import (
     PAGE_SIZE,
     SYNC_INACTIVE_BODY,
     ConnectionDropped,
+    RowQuery,
     SyncResponse,
     SyncServer,
     SyncStore,
@@ -650,3 +652,18 @@ def test_memory_store_exposes_its_rows_for_inspection(memberships: Memberships) 
     assert store.rows()[0].created_at == int(
         (datetime(2026, 5, 1, 9, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(microseconds=1)
     )
+
+
+def test_concurrent_pushes_from_threads_all_land_in_strict_order(server: SyncServer) -> None:
+    def writer(n: int) -> None:
+        for i in range(25):
+            ok(server.push(f"u{n % 2}", f"w{n}", "habits", body(insert(f"t{n}-{i}"))))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(writer, range(8)))
+    stored = server.store.select(
+        RowQuery("habits", "habits", -1, "nobody", "u0", frozenset(), limit=1000)
+    ) + server.store.select(RowQuery("habits", "habits", -1, "nobody", "u1", frozenset(), limit=1000))
+    assert len(stored) == 200
+    times = sorted(row.created_at for row in stored)
+    assert len(set(times)) == 200
