@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator
+import itertools
 
 from mana.application.context import ToolContext
+from mana.application.errors import DecryptFailed
 from mana.application.inputs import NotesCreate, NotesSearch
 from mana.application.outputs import NoteCreated, NotesFound
 from mana.application.ports import ChangeLog, CollectionReader, FieldCipher, IdSource
@@ -16,6 +17,7 @@ from mana.domain.registry import NOTES
 from mana.domain.replay import UNKNOWN_TIME, RecordState
 
 _ENCRYPTED = tuple(sorted(NOTES.encrypted_fields))
+_SEARCHED = ("title", "content")
 
 
 class CreateNote:
@@ -64,7 +66,8 @@ def newest_first(record: RecordState) -> tuple[int, int, str]:
 
 class SearchNotes:
     """An empty query needs no decryption to choose: sort and cut first, then decrypt what is shown.
-    A real query must decrypt to match, so notes are decrypted newest first until ``limit`` match."""
+    A real query must decrypt to match, so notes are tried newest first until ``limit`` match, and
+    only the matches are normalised."""
 
     def __init__(self, reader: CollectionReader, keys: Keys) -> None:
         self._reader = reader
@@ -78,39 +81,35 @@ class SearchNotes:
         query = args.query.strip().lower()
         if query:
             records.sort(key=newest_first)
-            found = _matching(_read_notes(records, cipher), query, args.limit)
+            chosen = list(itertools.islice((r for r in records if _matches(r, query, cipher)), args.limit))
         else:
-            found = list(_read_notes(heapq.nsmallest(args.limit, records, key=newest_first), cipher))
-        notes = tuple(note for note, _ in found)
-        warnings = tuple(warning for _, note_warnings in found for warning in note_warnings)
-        return NotesFound(notes, warnings)
+            chosen = heapq.nsmallest(args.limit, records, key=newest_first)
+        notes: list[Note] = []
+        warnings: list[RecordWarning] = []
+        for record in chosen:
+            values, unreadable = decrypt_record(record, _ENCRYPTED, cipher)
+            note, found = normalise_note(
+                record.record_id,
+                values,
+                created_at=record.raw_created_at,
+                updated_at=record.updated_at,
+                unreadable=unreadable,
+            )
+            notes.append(note)
+            warnings.extend(found)
+        return NotesFound(tuple(notes), tuple(warnings))
 
 
-def _read_notes(
-    records: Iterable[RecordState], cipher: FieldCipher
-) -> Iterator[tuple[Note, list[RecordWarning]]]:
-    for record in records:
-        values, unreadable = decrypt_record(record, _ENCRYPTED, cipher)
-        yield normalise_note(
-            record.record_id,
-            values,
-            created_at=record.raw_created_at,
-            updated_at=record.updated_at,
-            unreadable=unreadable,
-        )
+def _matches(record: RecordState, query: str, cipher: FieldCipher) -> bool:
+    """Case-insensitive substring (``str.lower``, not ``casefold``) in title or content.
 
-
-def _matching(
-    notes: Iterable[tuple[Note, list[RecordWarning]]], query: str, limit: int
-) -> list[tuple[Note, list[RecordWarning]]]:
-    """Case-insensitive substring (``str.lower``, not ``casefold``); a null field never matches."""
-    found: list[tuple[Note, list[RecordWarning]]] = []
-    for note, warnings in notes:
-        title, content = note.title, note.content
-        if (title is not None and query in title.lower()) or (
-            content is not None and query in content.lower()
-        ):
-            found.append((note, warnings))
-            if len(found) == limit:
-                break
-    return found
+    A field that is absent, unreadable or not a string is null in the result and never matches.
+    """
+    for name in _SEARCHED:
+        try:
+            value = cipher.decrypt(record.values.get(name))
+        except DecryptFailed:
+            continue
+        if isinstance(value, str) and query in value.lower():
+            return True
+    return False
