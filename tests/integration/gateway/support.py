@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,10 @@ class RunningGateway:
 
 @contextlib.asynccontextmanager
 async def gateway(
-    tmp_path: Path, env: Mapping[str, str] | None = None, profile: Profile = "test"
+    tmp_path: Path,
+    env: Mapping[str, str] | None = None,
+    profile: Profile = "test",
+    configure: Callable[[Container], None] | None = None,
 ) -> AsyncIterator[RunningGateway]:
     """The container's ``profile`` app served on an ephemeral loopback port; Alice and Bob set up."""
     settings = load_settings({"MANA_DATA_DIR": str(tmp_path / "data"), **(env or {})})
@@ -84,6 +87,8 @@ async def gateway(
             container.adapters.directory().set(user, spaces)
             container.adapters.vault().set_key(user)
             tokens[user] = container.adapters.issuer().issue(user, 60)
+    if configure is not None:
+        configure(container)
     async with running(container.app()) as base_url:
         yield RunningGateway(base_url, container, tokens)
 

@@ -33,12 +33,18 @@ from mana.entrypoints.request_context import McpRequest, current_mcp_request
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
+DRAIN_LIMIT_BYTES = 32 * 1024 * 1024
 LOCAL_HOSTS = frozenset({b"localhost", b"127.0.0.1", b"[::1]"})
 MCP_ALLOW = [(b"allow", b"GET, POST, DELETE, OPTIONS")]
 RETRY_5 = [(b"retry-after", b"5")]
 RETRY_60 = [(b"retry-after", b"60")]
 _LEGACY_VERSIONS = frozenset(v.encode() for v in HANDSHAKE_PROTOCOL_VERSIONS)
 _USER_CACHE_LIMIT = 10_000
+BATCH_REJECTED = (
+    b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Batch requests are not supported"}}'
+)
+"""JSON-RPC batches are not part of either era; the legacy SDK path would answer -32602 with a
+validation dump of the body instead."""
 
 
 class BodyTooLarge(Exception):
@@ -173,14 +179,16 @@ class McpEndpoint:
         body = b""
         if method == "POST":
             length = headers.get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self._max_body:
-                return await r.send_error(send, 413, r.BODY_TOO_LARGE)
             try:
+                if length is not None and length.isdigit() and int(length) > self._max_body:
+                    raise BodyTooLarge
                 body = await read_body(receive, self._max_body)
             except BodyTooLarge:
-                return await r.send_error(send, 413, r.BODY_TOO_LARGE)
+                return await self._too_large(receive, send)
             except ClientGone:
                 return None
+            if body[:1] == b"[" or body.lstrip()[:1] == b"[":
+                return await r.send_body(send, 400, BATCH_REJECTED, [], b"application/json")
             receive = replaying(body, receive)
         # 8., 9. Era routing, ownership and caps (legacy era only; the modern era is sessionless).
         version = headers.get(b"mcp-protocol-version")
@@ -206,6 +214,22 @@ class McpEndpoint:
         # 10. Hand over to the SDK.
         await self._serve(scope, receive, send, verified, space_id, session_id, entry, opening, client_name)
         return None
+
+    async def _too_large(self, receive: Receive, send: Send) -> None:
+        """413 once the client has stopped sending (up to a bound), so it is there to read it.
+
+        A client blocked writing a body nobody reads never sees an early answer; beyond the bound
+        the connection is closed instead of drained.
+        """
+        drained = 0
+        while drained <= DRAIN_LIMIT_BYTES:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            drained += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        await r.send_error(send, 413, r.BODY_TOO_LARGE, [(b"connection", b"close")])
 
     async def _serve(
         self,
