@@ -109,7 +109,11 @@ async def test_serve_prints_a_working_claude_code_entry(tmp_path: Path) -> None:
     assert events[0]["mode"] == "local"
     assert events[0]["bind"] == f"127.0.0.1:{port}"
     assert events[-1]["event"] == "stopped"
-    assert sum(1 for e in events if e["event"] == "tool_call") == 8
+    calls = [e for e in events if e["event"] == "tool_call"]
+    assert len(calls) == 8
+    assert {c["tool"] for c in calls} == {"todo.create", "todo.list", "habits.create", "habits.list"}
+    assert all(c["outcome"] == "success" and c["sub"] == issued["user"] and c["request_id"] for c in calls)
+    assert [len(c["session"] or "") for c in calls] == [8] * 4 + [0] * 4  # legacy session, then sessionless
     assert entry["headers"]["Authorization"].split()[1] not in log_text
     assert issued["token"] not in log_text
 
