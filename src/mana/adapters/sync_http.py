@@ -101,10 +101,16 @@ class HttpChangeLog:
                     total_timeout_s=self._timeout,
                 )
             except TransportFailure as exc:
-                log.warning("mana-sync push failed: %s (request sent: %s)", exc.reason, exc.sent)
+                retrying = attempt == 0
+                (log.info if retrying else log.warning)(
+                    "mana-sync push failed: %s (request sent: %s)%s",
+                    exc.reason,
+                    exc.sent,
+                    "; retrying once" if retrying else "",
+                )
                 if exc.sent:
                     ambiguous = ambiguous or exc.reason
-                if attempt == 0:
+                if retrying:
                     continue
                 if ambiguous is not None:
                     raise SyncWriteFailed(ambiguous, maybe_written=True) from None
@@ -113,7 +119,7 @@ class HttpChangeLog:
             if 200 <= status < 300:
                 return
             if status in RETRYABLE_STATUSES and attempt == 0:
-                log.warning("mana-sync push answered HTTP %d; retrying once", status)
+                log.info("mana-sync push answered HTTP %d; retrying once", status)
                 continue
             if ambiguous is not None:
                 # An earlier attempt may have been stored; this answer does not change that.
@@ -143,25 +149,25 @@ class HttpChangeLog:
                     total_timeout_s=self._timeout,
                 )
             except TransportFailure as exc:
-                log.warning("mana-sync pull failed: %s (attempt %d of %d)", exc.reason, attempt + 1, attempts)
+                (log.warning if last else log.info)(
+                    "mana-sync pull failed: %s (attempt %d of %d)", exc.reason, attempt + 1, attempts
+                )
                 if last:
-                    raise SyncReadFailed(exc.reason) from None
+                    raise SyncReadFailed(exc.reason, collection) from None
                 continue
             status = response.status_code
             if 200 <= status < 300:
-                return _parse_page(response.content)
+                return _parse_page(response.content, collection)
             if status in RETRYABLE_STATUSES and not last:
-                log.warning(
-                    "mana-sync pull answered HTTP %d (attempt %d of %d)", status, attempt + 1, attempts
-                )
+                log.info("mana-sync pull answered HTTP %d (attempt %d of %d)", status, attempt + 1, attempts)
                 continue
-            self._raise_for_status(response, "pull")
+            self._raise_for_status(response, "pull", collection)
         raise AssertionError("unreachable")  # pragma: no cover
 
     # --- shared ----------------------------------------------------------------------------
 
     @staticmethod
-    def _raise_for_status(response: httpx.Response, operation: str) -> None:
+    def _raise_for_status(response: httpx.Response, operation: str, collection: str | None = None) -> None:
         status = response.status_code
         if status == 401:
             raise SyncUnauthorized()
@@ -174,7 +180,7 @@ class HttpChangeLog:
             log.warning("mana-sync %s answered HTTP %d", operation, status)
         if operation == "push":
             raise SyncWriteFailed(f"HTTP {status}", maybe_written=False)
-        raise SyncReadFailed(f"HTTP {status}")
+        raise SyncReadFailed(f"HTTP {status}", collection)
 
 
 def _snippet(response: httpx.Response) -> str:
@@ -185,13 +191,13 @@ def _snippet(response: httpx.Response) -> str:
     return "".join(ch if ch.isprintable() else " " for ch in text).strip()
 
 
-def _parse_page(content: bytes) -> PullPage:
+def _parse_page(content: bytes, collection: str) -> PullPage:
     try:
         raw: Any = json.loads(content)
     except ValueError:
-        raise SyncReadFailed("invalid response") from None
+        raise SyncReadFailed("invalid response", collection) from None
     if not isinstance(raw, dict):
-        raise SyncReadFailed("invalid response")
+        raise SyncReadFailed("invalid response", collection)
     server_changes = raw.get("serverChanges")
     synced_until = raw.get("syncedUntil")
     has_more = raw.get("hasMore", False)
@@ -201,7 +207,7 @@ def _parse_page(content: bytes) -> PullPage:
         or not synced_until
         or not isinstance(has_more, bool)
     ):
-        raise SyncReadFailed("invalid response")
+        raise SyncReadFailed("invalid response", collection)
     changes: list[Change] = []
     invalid: list[str | None] = []
     for item in server_changes:

@@ -330,6 +330,7 @@ async def test_a_pull_failing_three_times_reports_the_last_reason(change_log, sy
     with pytest.raises(SyncReadFailed) as raised:
         await change_log.pull(alice, "habits", "habits", EPOCH_CURSOR)
     assert raised.value.reason == "HTTP 503"
+    assert raised.value.collection == "habits"
 
 
 async def test_a_500_or_404_on_pull_is_not_retried(change_log, client, sync_url, sync, alice):
