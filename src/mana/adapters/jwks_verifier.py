@@ -9,6 +9,7 @@ passed is remembered (by its SHA-256, never past ``exp`` + leeway) and skips Ed2
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -293,7 +294,9 @@ class JwksTokenVerifier:
             and now - self._fetched_at > self._refresh_after
             and now - self._last_attempt >= self._unknown_kid_interval
         ):
-            await self._refresh()
+            # In the background: during a mana-auth outage requests keep using the keys they have
+            # instead of all waiting for the fetch to time out.
+            self._start_refresh()
         key = self._keys.get(kid)
         if key is None:
             if self._refreshing is not None:
@@ -308,11 +311,23 @@ class JwksTokenVerifier:
 
     async def _refresh(self) -> str | None:
         """Fetch the key set once for every concurrent caller; returns the failure reason or None."""
+        return await asyncio.shield(self._start_refresh())
+
+    def _start_refresh(self) -> asyncio.Task[str | None]:
         task = self._refreshing
         if task is None:
             task = asyncio.ensure_future(self._fetch())
+            task.add_done_callback(_retrieve)
             self._refreshing = task
-        return await asyncio.shield(task)
+        return task
+
+    async def aclose(self) -> None:
+        """Cancel a key-set fetch still running in the background (at shutdown)."""
+        task = self._refreshing
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _fetch(self) -> str | None:
         self._last_attempt = self._clock.monotonic()
@@ -331,3 +346,9 @@ class JwksTokenVerifier:
         self._keys = keys
         self._fetched_at = self._last_attempt
         return None
+
+
+def _retrieve(task: asyncio.Task[str | None]) -> None:
+    """A background refresh nobody awaited must not leave an unretrieved exception behind."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("JWKS refresh failed unexpectedly: %s", type(task.exception()).__name__)

@@ -382,3 +382,16 @@ async def test_invalid_changes_are_counted_and_skipped(change_log, sync, alice):
     page = await change_log.pull(alice, "habits", "habits", EPOCH_CURSOR)
     assert [c.record_id for c in page.changes] == ["h1"]
     assert len(page.invalid_event_ids) == 1
+
+
+async def test_the_drop_switch_closes_the_socket_without_any_response(client, sync_url, sync, alice):
+    sync.fail("drop", op="pull")
+    with pytest.raises(httpx.RemoteProtocolError):
+        await client.get(
+            f"{sync_url}/sync/habits/pull",
+            params={"collection": "habits", "since": EPOCH_CURSOR},
+            headers={"Authorization": f"Bearer {alice.token}"},
+        )
+    # the server keeps serving afterwards
+    answer = await client.get(f"{sync_url}/health")
+    assert answer.json()["service"] == "mana-sync"

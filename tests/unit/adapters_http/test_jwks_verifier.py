@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -244,7 +245,8 @@ async def test_the_key_set_is_refreshed_when_older_than_ten_minutes(verifier, so
     await verifier.verify(auth.mint("u_b"))
     assert source.fetches == 1
     clock.advance(1.0)
-    await verifier.verify(auth.mint("u_c"))
+    await verifier.verify(auth.mint("u_c"))  # served with the keys at hand; the refresh runs behind
+    await asyncio.sleep(0)
     assert source.fetches == 2
 
 
@@ -320,3 +322,19 @@ def test_only_ed25519_okp_keys_with_a_32_byte_x_are_used():
     }
     assert set(parse_jwks(doc)) == {"good", "padded"}
     assert parse_jwks({"keys": "nope"}) == {}
+
+
+async def test_a_hanging_refresh_does_not_hold_up_requests(verifier, source, auth, clock):
+    await verifier.start()
+    hang = asyncio.Event()
+    original = source.fetch
+
+    async def hanging_fetch():
+        await hang.wait()
+        return await original()
+
+    source.fetch = hanging_fetch
+    clock.advance(700.0)
+    verified = await asyncio.wait_for(verifier.verify(auth.mint("u_alice")), timeout=1.0)
+    assert verified.subject == "u_alice"
+    await verifier.aclose()  # cancels the fetch still waiting
