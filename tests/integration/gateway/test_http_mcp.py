@@ -143,6 +143,23 @@ async def test_another_users_session_is_403_on_every_method(tmp_path: Path) -> N
     )  # the space is per request
 
 
+async def test_a_session_the_map_lost_is_reclaimed_by_its_owner_only(tmp_path: Path) -> None:
+    async with gateway(tmp_path) as gw, gw.http() as http:
+        session = await open_session(http, gw.headers())
+        owners = gw.container.owners()
+        owners.remove(session)  # as if swept a moment before the SDK reaped it
+        bob = {**gw.headers(BOB, BOB_HOME), "Mcp-Session-Id": session, "MCP-Protocol-Version": LEGACY}
+        bob_first = await http.post("/mcp", json=rpc("tools/list"), headers=bob)
+        assert owners.get(session) is None
+        alice = {**gw.headers(), "Mcp-Session-Id": session, "MCP-Protocol-Version": LEGACY}
+        alice_uses_it = await http.post("/mcp", json=rpc("tools/list"), headers=alice)
+        bob_after = await http.post("/mcp", json=rpc("tools/list"), headers=bob)
+    assert_rpc_error(bob_first, 404, -32600)  # the SDK's own binding: a foreign session looks absent
+    assert bob_first.json()["error"]["message"] == "Session not found"
+    assert alice_uses_it.status_code == 200
+    assert_gateway_error(bob_after, 403, "Session belongs to a different user")
+
+
 async def test_modern_era_ignores_session_ids_and_has_no_get(tmp_path: Path) -> None:
     async with gateway(tmp_path) as gw, gw.http() as http:
         session = await open_session(http, gw.headers())

@@ -274,13 +274,16 @@ class McpEndpoint:
             current_mcp_request.reset(reset)
             if entry is not None:
                 self._owners.end(entry)
-            self._after(scope["method"], status, session_id, opening, minted, verified.subject, client_name)
+            self._after(
+                scope["method"], status, session_id, entry, opening, minted, verified.subject, client_name
+            )
 
     def _after(
         self,
         method: str,
         status: int,
         session_id: str | None,
+        entry: SessionEntry | None,
         opening: bool,
         minted: bytes | None,
         owner: str,
@@ -290,6 +293,10 @@ class McpEndpoint:
             self._owners.add(minted.decode("latin-1"), owner, client_name)
         elif session_id is not None and (status == 404 or (method == "DELETE" and status == 200)):
             self._owners.remove(session_id)
+        elif session_id is not None and entry is None and 0 < status < 400:
+            # The SDK still holds a session our map lost (swept at the edge of the idle timeout);
+            # its own binding let only the creator's principal through, so the owner is known.
+            self._owners.add(session_id, owner, client_name)
 
     def _user(self, verified: VerifiedToken) -> AuthenticatedUser:
         """The SDK's identity object for its own session binding; one per principal, built once."""
