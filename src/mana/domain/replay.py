@@ -62,6 +62,11 @@ class RecordState:
         return self.values.get("visibility")
 
     @property
+    def raw_created_at(self) -> object:
+        """``data.createdAt`` of the insert as stored, so a normaliser can warn when it is unparseable."""
+        return self._created_at
+
+    @property
     def created_at(self) -> str | None:
         """``data.createdAt`` of the insert in the output form, or None."""
         return normalise_timestamp(self._created_at) if isinstance(self._created_at, str) else None
