@@ -21,10 +21,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from mana import __version__
-from mana.adapters.local_issuer import DEFAULT_TTL_MINUTES
 from mana.application.invocation import PublishedTool
 from mana.entrypoints.config import ConfigError, Settings, load_settings
-from mana.entrypoints.container import Container, build_container, startup_warnings
+from mana.entrypoints.container import DEFAULT_TTL_MINUTES, Container, build_container, startup_warnings
 from mana.entrypoints.logs import configure_logging
 from mana.entrypoints.serving import bind_socket, serve_app
 

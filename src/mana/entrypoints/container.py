@@ -18,16 +18,17 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
+import httpx
 from dependency_injector import containers, providers
 
 from mana import __version__
 from mana.adapters.crypto import AesGcmCipherFactory
-from mana.adapters.http_client import build_client, join_url
+from mana.adapters.http_client import TransportFailure, build_client, join_url, send_timed
 from mana.adapters.in_process_sync import InProcessChangeLog
 from mana.adapters.incremental_reader import IncrementalReader
 from mana.adapters.jwks_verifier import JWKS_PATH, HttpJwksSource, JwksTokenVerifier, StaticJwksSource
 from mana.adapters.key_cache import CachingKeyVault
-from mana.adapters.local_issuer import LocalTokenIssuer
+from mana.adapters.local_issuer import DEFAULT_TTL_MINUTES, LocalTokenIssuer
 from mana.adapters.local_store import LocalDatabase
 from mana.adapters.memory import (
     InMemoryKeyVault,
@@ -51,11 +52,14 @@ from mana.entrypoints.http.app import Gateway, create_app
 from mana.entrypoints.http.audit import AuditLog
 from mana.entrypoints.http.lifecycle import Lifecycle
 from mana.entrypoints.http.metrics import GatewayMetrics
+from mana.entrypoints.http.readiness import CHECK_BUDGET_S, Check
 from mana.entrypoints.http.sessions import SessionOwners
 from mana.entrypoints.http.spaces import AnySpace
 from mana.entrypoints.observers import ToolObservers
 
 log = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_TTL_MINUTES", "PROFILES", "Container", "Profile", "build_container", "startup_warnings"]
 
 Profile = Literal["local", "remote", "test"]
 
@@ -102,6 +106,32 @@ def _jwks_of(issuer: LocalTokenIssuer) -> dict[str, Any]:
     return issuer.jwks()
 
 
+def _signing_key_check(issuer: LocalTokenIssuer) -> Check:
+    return probes.flag(issuer.is_ready, "no usable key")
+
+
+def _database_check(database: LocalDatabase) -> Check:
+    return probes.flag(database.is_ready, "database error", blocking=True)
+
+
+def _sync_health_check(client: httpx.AsyncClient, settings: Settings, observer: GatewayMetrics) -> Check:
+    """``GET {MANA_SYNC_URL}/health`` within the 2 s readiness budget."""
+    assert settings.sync_url is not None
+    url = join_url(settings.sync_url, "/health")
+
+    async def status() -> int | str:
+        request = client.build_request("GET", url)
+        try:
+            response = await send_timed(
+                client, request, upstream="sync_health", observer=observer, total_timeout_s=CHECK_BUDGET_S
+            )
+        except TransportFailure as failure:
+            return failure.reason
+        return response.status_code
+
+    return probes.http_status(status)
+
+
 class LocalAdapters(containers.DeclarativeContainer):
     """D16: one SQLite file under ``MANA_DATA_DIR``; the gateway signs and verifies its own tokens."""
 
@@ -129,8 +159,8 @@ class LocalAdapters(containers.DeclarativeContainer):
         clock=clock,
     )
     readiness_checks = providers.Dict(
-        jwks=providers.Callable(probes.signing_key, issuer),
-        sync=providers.Callable(probes.local_database, database),
+        jwks=providers.Callable(_signing_key_check, issuer),
+        sync=providers.Callable(_database_check, database),
     )
     startup = providers.List(verifier.provided.start)
     shutdown = providers.List(database.provided.close)
@@ -164,7 +194,7 @@ class RemoteAdapters(containers.DeclarativeContainer):
     )
     readiness_checks = providers.Dict(
         jwks=verifier.provided.check_ready,
-        sync=providers.Callable(probes.sync_health, client, settings.provided.sync_url, metrics),
+        sync=providers.Callable(_sync_health_check, client, settings, metrics),
     )
     startup = providers.List(verifier.provided.start)
     shutdown = providers.List(client.provided.aclose)

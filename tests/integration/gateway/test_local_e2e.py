@@ -68,3 +68,18 @@ async def test_local_data_survives_a_restart(tmp_path: Path) -> None:
             notes = (await client.call_tool("notes_search", {})).structured_content
     assert notes is not None
     assert [n["title"] for n in notes["notes"]] == ["kept"]
+
+
+async def test_ready_reports_a_missing_signing_key_and_database(tmp_path: Path) -> None:
+    async with gateway(tmp_path, profile="local") as gw, gw.http() as http:
+        (tmp_path / "data" / "dev-signing-key.pem").unlink()
+        (tmp_path / "data" / "mana-local.sqlite3").rename(tmp_path / "moved.sqlite3")
+        ready = await http.get("/ready")
+    assert ready.status_code == 503
+    assert ready.json() == {
+        "status": "not_ready",
+        "checks": {
+            "jwks": {"status": "fail", "error": "no usable key"},
+            "sync": {"status": "fail", "error": "database error"},
+        },
+    }
