@@ -151,8 +151,13 @@ async def test_origin_is_checked_before_authentication(tmp_path: Path) -> None:
         own_origin = await http.post(
             "/mcp", json=initialize(), headers={**gw.headers(), "Origin": "http://localhost:3069"}
         )
+        inspector = await http.post(
+            "/mcp", json=initialize(), headers={**gw.headers(), "Origin": "http://127.0.0.1:6274"}
+        )
     assert_gateway_error(with_token, 403, "Origin not allowed")
     assert own_origin.status_code == 200
+    assert inspector.status_code == 200
+    assert inspector.headers["access-control-allow-origin"] == "http://127.0.0.1:6274"
 
 
 async def test_local_mode_rejects_foreign_hosts_before_anything_else(tmp_path: Path) -> None:

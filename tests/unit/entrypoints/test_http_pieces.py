@@ -56,7 +56,21 @@ def test_cors_preflight_and_response_headers() -> None:
     assert pre[b"vary"] == b"Origin"
     actual = dict(cors.response_headers(good))
     assert actual[b"access-control-expose-headers"] == b"Mcp-Session-Id, WWW-Authenticate, X-Request-Id"
-    for origin in (b"https://evil.example", b"null", b"https://app.example.org:443", None):
+    for loopback in (
+        b"http://localhost:6274",
+        b"http://127.0.0.1",
+        b"http://[::1]:5173",
+        b"https://localhost:8443",
+    ):
+        assert cors.allows(loopback)
+        assert dict(cors.preflight_headers(loopback))[b"access-control-allow-origin"] == loopback
+    evil = (
+        b"https://evil.example",
+        b"null",
+        b"https://app.example.org:443",
+        b"http://localhost.evil.example",
+    )
+    for origin in (*evil, b"http://localhost:5173.evil.example", b"http://127.0.0.1:80/x", None):
         assert cors.preflight_headers(origin) == [(b"vary", b"Origin")]
         assert cors.response_headers(origin) == [(b"vary", b"Origin")]
         assert origin is None or not cors.allows(origin)
