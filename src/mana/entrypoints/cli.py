@@ -15,6 +15,7 @@ import os
 import shlex
 import signal
 import socket
+import sqlite3
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
@@ -103,13 +104,18 @@ def _settings(env: Mapping[str, str], overrides: Mapping[str, str] | None = None
     return load_settings(env, overrides=overrides)
 
 
-def _local_user(container: Container, name: str) -> tuple[str, str, str]:
-    """``(name, user id, personal space id)``, creating the user on first use."""
+def _local_identity(container: Container, name: str, ttl_minutes: int) -> tuple[str, str, str, str]:
+    """``(name, user id, personal space id, token)``, creating the data, the user and the key on first use."""
+    settings: Settings = container.settings()
     try:
         user = container.adapters.database().users.get_or_create(name)
+        token = container.adapters.issuer().issue(user.id, ttl_minutes)
     except ValueError as exc:
         raise UsageError(f"--user: {exc}") from None
-    return user.name, user.id, user.space_id
+    except (OSError, sqlite3.Error) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise ServeError(f"cannot use the local data directory {settings.data_dir}: {reason}") from None
+    return user.name, user.id, user.space_id, token
 
 
 def cmd_tools(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -132,8 +138,7 @@ def cmd_token(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> 
     if args.ttl < 1:
         raise UsageError("--ttl must be a positive number of minutes")
     container = build_container(settings)
-    _, user_id, space = _local_user(container, args.user)
-    token = container.adapters.issuer().issue(user_id, args.ttl)
+    _, user_id, space, token = _local_identity(container, args.user, args.ttl)
     if args.mcp_config:
         out.write(json.dumps(mcp_config(settings.mcp_url, token, space), indent=2) + "\n")
     elif args.json:
@@ -158,8 +163,7 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err
     if settings.mode == "local":
         err.write(f"Preparing local data in {settings.data_dir} ...\n")
         err.flush()
-        name, user_id, space = _local_user(container, args.user)
-        token = container.adapters.issuer().issue(user_id, DEFAULT_TTL_MINUTES)
+        name, user_id, space, token = _local_identity(container, args.user, DEFAULT_TTL_MINUTES)
         banner_text = banner(settings, name, user_id, space, token, DEFAULT_TTL_MINUTES)
     else:
         err.write(

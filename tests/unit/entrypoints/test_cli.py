@@ -127,3 +127,13 @@ def test_client_configuration_helpers_quote_for_a_shell() -> None:
         "claude mcp add --transport http mana http://localhost:3069/mcp "
         "--header 'Authorization: Bearer t.k.n' --header 'X-Mana-Space: sp'"
     )
+
+
+def test_an_unusable_data_directory_is_one_line_with_status_1(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    status, out, err = run(["token", "--user", "ana"], {"MANA_DATA_DIR": str(blocker)})
+    assert status == 1
+    assert out == ""
+    assert err.startswith(f"mana-mcp: cannot use the local data directory {blocker}: ")
+    assert err.count("\n") == 1
