@@ -73,3 +73,19 @@ def test_sweep_drops_only_idle_entries_with_nothing_in_flight() -> None:
     assert owners.sweep() == 1  # recent went idle; the stream just ended, so it is fresh again
     assert owners.get("streaming") is not None
     assert owners.get("recent") is None
+
+
+def test_reservations_count_against_the_caps_until_released() -> None:
+    owners = SessionOwners(per_user_cap=2, total_cap=3)
+    assert owners.reserve("alice") is None
+    assert owners.reserve("alice") is None
+    assert owners.reserve("alice") == "user"
+    assert owners.reserve("bob") is None
+    assert owners.reserve("carol") == "total"
+    owners.release("alice")
+    owners.add("s1", "alice", None)  # the first one opened a session
+    owners.release("alice")  # the second failed: nothing added
+    assert owners.count_for("alice") == 1
+    assert not owners.user_at_cap("alice")
+    owners.release("bob")
+    assert owners.reserve("carol") is None

@@ -207,9 +207,10 @@ class McpEndpoint:
         elif legacy and method == "POST":
             opening, client_name = initialize_client(body)
             if opening:
-                if self._owners.user_at_cap(verified.subject):
+                full = self._owners.reserve(verified.subject)
+                if full == "user":
                     return await r.send_error(send, 429, r.TOO_MANY_SESSIONS, RETRY_60)
-                if self._owners.total_at_cap():
+                if full == "total":
                     return await r.send_error(send, 503, r.GATEWAY_FULL, RETRY_60)
         # 10. Hand over to the SDK.
         await self._serve(scope, receive, send, verified, space_id, session_id, entry, opening, client_name)
@@ -289,6 +290,8 @@ class McpEndpoint:
         owner: str,
         client_name: str | None,
     ) -> None:
+        if opening:
+            self._owners.release(owner)
         if opening and minted is not None and 0 < status < 400:
             self._owners.add(minted.decode("latin-1"), owner, client_name)
         elif session_id is not None and (status == 404 or (method == "DELETE" and status == 200)):

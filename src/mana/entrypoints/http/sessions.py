@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Literal
 
 import attrs
 
@@ -46,6 +47,8 @@ class SessionOwners:
         self._clock = clock
         self._entries: dict[str, SessionEntry] = {}
         self._per_user: dict[str, int] = {}
+        self._pending: dict[str, int] = {}
+        self._pending_total = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -57,10 +60,32 @@ class SessionOwners:
         return self._per_user.get(owner, 0)
 
     def user_at_cap(self, owner: str) -> bool:
-        return self.count_for(owner) >= self.per_user_cap
+        return self.count_for(owner) + self._pending.get(owner, 0) >= self.per_user_cap
 
     def total_at_cap(self) -> bool:
-        return len(self._entries) >= self.total_cap
+        return len(self._entries) + self._pending_total >= self.total_cap
+
+    def reserve(self, owner: str) -> Literal["user", "total"] | None:
+        """Hold a slot for an ``initialize`` in flight, so concurrent ones cannot overshoot a cap.
+
+        Returns which cap is reached instead (nothing is held then); :meth:`release` the slot once
+        the SDK has answered, before :meth:`add` records the session it opened.
+        """
+        if self.user_at_cap(owner):
+            return "user"
+        if self.total_at_cap():
+            return "total"
+        self._pending[owner] = self._pending.get(owner, 0) + 1
+        self._pending_total += 1
+        return None
+
+    def release(self, owner: str) -> None:
+        left = self._pending.get(owner, 0) - 1
+        if left > 0:
+            self._pending[owner] = left
+        else:
+            self._pending.pop(owner, None)
+        self._pending_total = max(0, self._pending_total - 1)
 
     def add(self, session_id: str, owner: str, client_name: str | None) -> SessionEntry:
         now = self._clock()
