@@ -258,7 +258,6 @@ class McpEndpoint:
                             break
             await send(message)
 
-        scope = {**scope, "user": self._user(verified)}
         context = McpRequest(
             token=verified,
             space_id=space_id,
@@ -270,7 +269,7 @@ class McpEndpoint:
         if entry is not None:
             self._owners.begin(entry)
         try:
-            await self.manager.handle_request(scope, receive, watch)
+            await self.manager.handle_request({**scope, "user": self._user(verified)}, receive, watch)
         finally:
             current_mcp_request.reset(reset)
             if entry is not None:
