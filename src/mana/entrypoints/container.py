@@ -163,7 +163,7 @@ class LocalAdapters(containers.DeclarativeContainer):
         sync=providers.Callable(_database_check, database),
     )
     startup = providers.List(verifier.provided.start)
-    shutdown = providers.List(database.provided.close)
+    shutdown = providers.List(verifier.provided.aclose, database.provided.close)
 
 
 class RemoteAdapters(containers.DeclarativeContainer):
@@ -197,7 +197,7 @@ class RemoteAdapters(containers.DeclarativeContainer):
         sync=providers.Callable(_sync_health_check, client, settings, metrics),
     )
     startup = providers.List(verifier.provided.start)
-    shutdown = providers.List(client.provided.aclose)
+    shutdown = providers.List(verifier.provided.aclose, client.provided.aclose)
 
 
 class TestAdapters(containers.DeclarativeContainer):
@@ -233,7 +233,7 @@ class TestAdapters(containers.DeclarativeContainer):
         sync=providers.Callable(probes.always_ready),
     )
     startup = providers.List(verifier.provided.start)
-    shutdown = providers.List()
+    shutdown = providers.List(verifier.provided.aclose)
 
 
 PROFILES: dict[str, type[containers.DeclarativeContainer]] = {
