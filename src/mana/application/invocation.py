@@ -64,6 +64,8 @@ class ToolService(Protocol):
         """The input schema of an exposed tool, or None; cheap (the SDK asks on every modern call)."""
         ...
 
-    async def call(self, name: str, arguments: Mapping[str, Any] | None, invocation: Invocation) -> ToolResult:
+    async def call(
+        self, name: str, arguments: Mapping[str, Any] | None, invocation: Invocation
+    ) -> ToolResult:
         """Run the per-call pipeline of tools.md §1.6; raises :class:`UnknownTool` only."""
         ...

@@ -116,11 +116,21 @@ class ToolObserver(Protocol):
     """Told about every tool call and policy decision (metrics, audit log)."""
 
     def tool_finished(
-        self, *, tool: str, outcome: str, duration_s: float, user_id: str, space_id: str,
-        client_name: str | None, request_id: str, error_code: str | None,
+        self,
+        *,
+        tool: str,
+        outcome: str,
+        duration_s: float,
+        user_id: str,
+        space_id: str,
+        client_name: str | None,
+        request_id: str,
+        error_code: str | None,
     ) -> None: ...
 
-    def policy_decision(self, *, tool: str, decision: str, reason: str, user_id: str, detail: str | None) -> None:
+    def policy_decision(
+        self, *, tool: str, decision: str, reason: str, user_id: str, detail: str | None
+    ) -> None:
         """``decision``: allow | deny | would_deny | flagged (gateway-http.md §9)."""
         ...
 
