@@ -117,12 +117,19 @@ def _with_event_id(change: Change, event_id: str | None) -> Change:
 
 
 @st.composite
-def distinct_time_logs(draw: st.DrawFn) -> list[Change]:
-    """Logs within the conditions of the order-independence property (module docstring)."""
+def distinct_time_logs(draw: st.DrawFn, insert_ties: bool = False) -> list[Change]:
+    """Logs within the conditions of the order-independence property (module docstring).
+
+    Every update and soft delete has its own time. Each insert's baseline is a further distinct
+    time, or unknown, or with ``insert_ties`` possibly the time of one of the updates.
+    """
+    inserted = draw(st.lists(st.sampled_from(RECORD_IDS), unique=True))
     n_updates = draw(st.integers(0, 10))
-    slots = draw(st.lists(st.integers(0, 4000), min_size=n_updates, max_size=n_updates, unique=True))
+    n_slots = n_updates + len(inserted)
+    slots = draw(st.lists(st.integers(0, 4000), min_size=n_slots, max_size=n_slots, unique=True))
+    update_slots, insert_slots = slots[:n_updates], slots[n_updates:]
     changes: list[Change] = []
-    for slot in slots:
+    for slot in update_slots:
         record_id = draw(st.sampled_from(RECORD_IDS))
         time = render(BASE + slot * 1000, draw(st.integers(0, 3)))
         if draw(st.integers(0, 4)) == 0:
@@ -131,13 +138,15 @@ def distinct_time_logs(draw: st.DrawFn) -> list[Change]:
         names = dict.fromkeys(draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=3)))
         fields = {name: FieldChange(draw(values), time) for name in names}
         changes.append(Change("habits", record_id, "update", fields=fields))
-    for record_id in draw(st.lists(st.sampled_from(RECORD_IDS), unique=True)):
+    for record_id, slot in zip(inserted, insert_slots, strict=True):
         data: dict[str, Any] = {"id": record_id, "spaceId": draw(st.sampled_from(SPACES))}
         data["authorId"] = draw(st.sampled_from(USERS))
         for name in draw(st.lists(st.sampled_from(("title", "order", "visibility")), unique=True)):
             data[name] = draw(values)
         if draw(st.booleans()):
-            data["createdAt"] = render(draw(instants), draw(st.integers(0, 3)))
+            if insert_ties and update_slots and draw(st.booleans()):
+                slot = draw(st.sampled_from(update_slots))
+            data["createdAt"] = render(BASE + slot * 1000, draw(st.integers(0, 3)))
         changes.insert(draw(st.integers(0, len(changes))), Change("habits", record_id, "insert", data=data))
     return [_with_event_id(change, f"e{i}") for i, change in enumerate(changes)]
 
@@ -251,7 +260,7 @@ def test_replay_matches_the_reference_model(log: list[Change], user: str, space:
 
 @given(st.data())
 def test_replay_does_not_depend_on_the_order_of_changes_under_distinct_times(data: st.DataObject) -> None:
-    log = data.draw(distinct_time_logs())
+    log = data.draw(distinct_time_logs(insert_ties=True))
     shuffled = data.draw(st.permutations(log))
     assert snapshot(replay(shuffled)) == snapshot(replay(log))
 
