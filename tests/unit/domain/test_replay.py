@@ -632,3 +632,12 @@ def test_created_at_is_normalised(created_at: object, expected: str | None) -> N
 def test_an_untimed_record_has_no_updated_at() -> None:
     state = run(insert("a", title="x"), update("a", title={"value": "y"}))
     assert state.records["a"].updated_at is None
+
+
+def test_a_repeated_insert_takes_fields_it_ties_with() -> None:
+    # Why "replaying a change twice changes nothing" needs distinct times: the kept-aside title
+    # beats the first insert on the tie, and the re-sent insert, coming later, beats it back.
+    t = "2026-05-01T08:00:00.000Z"
+    once = [update("a", title=("aside", t)), insert("a", title="insert", createdAt=t)]
+    assert run(*once).records["a"].values["title"] == "aside"
+    assert run(*once, once[1]).records["a"].values["title"] == "insert"
