@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -34,7 +35,7 @@ from mana.entrypoints.mcp_server import build_mcp_server
 
 log = logging.getLogger(__name__)
 
-Hook = Callable[[], Awaitable[None]]
+Hook = Callable[[], Awaitable[None] | None]
 JSON = "application/json"
 
 
@@ -164,7 +165,7 @@ def create_app(gateway: Gateway) -> Quart:
     @app.while_serving  # type: ignore[type-var]
     async def _serving() -> AsyncIterator[None]:
         for hook in gateway.startup:
-            await hook()
+            await _run_hook(hook)
         async with manager.run():
             sweeper = asyncio.create_task(_sweep(gateway.owners))
             try:
@@ -176,12 +177,19 @@ def create_app(gateway: Gateway) -> Quart:
                     await sweeper
         for hook in gateway.shutdown:
             try:
-                await hook()
+                await _run_hook(hook)
             except Exception:
                 log.exception("shutdown hook failed")
 
     app.asgi_app = Edge(app.asgi_app, endpoint, cors)  # type: ignore[method-assign,assignment,arg-type]
     return app
+
+
+async def _run_hook(hook: Hook) -> None:
+    """Hooks are sync (closing SQLite) or async (closing httpx, prefetching the JWKS)."""
+    result = hook()
+    if inspect.isawaitable(result):
+        await result
 
 
 async def _sweep(owners: SessionOwners) -> None:
