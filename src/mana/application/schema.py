@@ -61,8 +61,7 @@ class Str:
 
     def __attrs_post_init__(self) -> None:
         if self.pattern is not None:
-            # ECMA-262 (JSON Schema) \d is ASCII-only; Python's also matches other scripts' digits.
-            object.__setattr__(self, "_compiled", re.compile(self.pattern.replace("\\d", "[0-9]")))
+            object.__setattr__(self, "_compiled", re.compile(ecma_to_python(self.pattern)))
 
     def schema(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "string"}
@@ -241,6 +240,19 @@ class OrNull:
 
 
 Node = Str | Int | Bool | Arr | Null | OrNull
+
+
+def ecma_to_python(pattern: str) -> str:
+    """A JSON Schema (ECMA-262) pattern with the same meaning under Python's ``re``.
+
+    ECMA's ``\\d`` is ASCII-only, where Python's also matches other scripts' digits; ECMA's ``$``
+    (without the multiline flag) matches only at the very end, where Python's also matches before a
+    trailing newline, which would let ``"#ffffff\\n"`` through as a colour.
+    """
+    translated = pattern.replace("\\d", "[0-9]")
+    if translated.endswith("$") and not translated.endswith("\\$"):
+        translated = translated[:-1] + "\\Z"
+    return translated
 
 
 _TEXT_RULES = ("must not contain NUL characters", "must be valid Unicode text")

@@ -43,8 +43,8 @@ def _strings(schema: dict[str, Any]) -> st.SearchStrategy[str]:
     pattern = schema.get("pattern")
     if pattern is None:
         return st.text(min_size=low, max_size=high)
-    # ECMA-262 semantics: \d is ASCII only.
-    ecma = pattern.replace("\\d", "[0-9]")
+    # ECMA-262 semantics: \d is ASCII only, $ is the very end.
+    ecma = pattern.replace("\\d", "[0-9]").removesuffix("$") + ("\\Z" if pattern.endswith("$") else "")
     compiled = re.compile(ecma)
     if pattern == "\\S":
         return st.text(min_size=low, max_size=high).filter(lambda s: compiled.search(s) is not None)

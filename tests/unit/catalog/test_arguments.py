@@ -86,6 +86,13 @@ def test_the_contract_example_lists_every_failing_location_sorted_by_pointer() -
             "/tags/1: must not contain NUL characters",
         ),
         ("notes_create", {"title": "t", "color": 3}, "/color: must be a string or null"),
+        ("notes_create", {"title": "t", "color": "#ffffff\n"}, "/color: must be a colour like #6366f1"),
+        ("todo_complete", {"id": "0f8fad5b-d9cb-469f-a165-70867728950e\n"}, "/id: must be a UUID"),
+        (
+            "todo_create",
+            {"title": "x", "dueDate": "2026-05-01\n"},
+            "/dueDate: must be a date YYYY-MM-DD or an ISO 8601 date-time with offset",
+        ),
         ("spaces_list", [], "/: must be an object"),
     ],
 )
