@@ -16,6 +16,7 @@ Everything above the ports is the same code in every profile.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import httpx
@@ -100,6 +101,16 @@ def _caching_directory(inner: Any, clock: Any, reader: Any) -> CachingSpaceDirec
 
 def _sync_server(database: LocalDatabase) -> SyncServer:
     return database.sync_server()
+
+
+def _new_sync_server(
+    cls: type[SyncServer], store: MemorySyncStore, directory: StaticSpaceDirectory, wire_format: Any
+) -> SyncServer:
+    return cls(store, directory.memberships, wire_format=wire_format)
+
+
+def _with_extras(use_cases: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    return {**use_cases, **extra}
 
 
 def _jwks_of(issuer: LocalTokenIssuer) -> dict[str, Any]:
@@ -210,7 +221,11 @@ class TestAdapters(containers.DeclarativeContainer):
     store = providers.Singleton(MemorySyncStore)
     directory = providers.Singleton(StaticSpaceDirectory)
     vault = providers.Singleton(InMemoryKeyVault)
-    sync_server = providers.Singleton(SyncServer, store, directory.provided.memberships)
+    sync_server_class: providers.Object[type[SyncServer]] = providers.Object(SyncServer)
+    wire_format = providers.Object("current")
+    sync_server = providers.Singleton(
+        providers.Callable(_new_sync_server, sync_server_class, store, directory, wire_format)
+    )
     change_log = providers.Singleton(InProcessChangeLog, sync_server)
     reader = providers.Singleton(IncrementalReader, change_log, clock=clock)
     key_vault = providers.Singleton(CachingKeyVault, vault, clock, metrics)
@@ -269,14 +284,20 @@ class Container(containers.DeclarativeContainer):
         monotonic=clock.provided.monotonic,
         observer=observer,
     )
+    extra_use_cases: providers.Object[dict[str, Any]] = providers.Object({})
+    """Tools a test adds to the catalog (the harness's seam); empty in every real profile."""
     use_cases = providers.Singleton(
-        build_use_cases,
-        reader=adapters.reader,
-        change_log=adapters.change_log,
-        key_vault=adapters.key_vault,
-        ciphers=ciphers,
-        spaces=adapters.spaces,
-        ids=ids,
+        _with_extras,
+        providers.Callable(
+            build_use_cases,
+            reader=adapters.reader,
+            change_log=adapters.change_log,
+            key_vault=adapters.key_vault,
+            ciphers=ciphers,
+            spaces=adapters.spaces,
+            ids=ids,
+        ),
+        extra_use_cases,
     )
     tool_service = providers.Singleton(CatalogToolService, catalog, use_cases, policy, clock, observer)
 
@@ -298,13 +319,28 @@ class Container(containers.DeclarativeContainer):
     app = providers.Factory(create_app, gateway)
 
 
-def build_container(settings: Settings, profile: Profile | None = None) -> Container:
-    """The container for ``settings`` in ``profile`` (default: the mode the settings select)."""
+def build_container(
+    settings: Settings,
+    profile: Profile | None = None,
+    *,
+    replace: Mapping[str, Any] | None = None,
+    replace_adapters: Mapping[str, Any] | None = None,
+) -> Container:
+    """The container for ``settings`` in ``profile`` (default: the mode the settings select).
+
+    ``replace`` and ``replace_adapters`` swap providers of the container and of the profile for
+    fixed objects: the seam the test harness uses (a fixed clock, sequential ids, a recording
+    sync server), so that even the tests' wiring lives here.
+    """
     container = Container(settings=settings)
-    adapters_class = PROFILES[profile or settings.mode]
-    container.adapters.override(
-        adapters_class(settings=settings, metrics=container.metrics, clock=container.clock)
+    adapters = PROFILES[profile or settings.mode](
+        settings=settings, metrics=container.metrics, clock=container.clock
     )
+    for name, value in (replace_adapters or {}).items():
+        getattr(adapters, name).override(providers.Object(value))
+    container.adapters.override(adapters)
+    for name, value in (replace or {}).items():
+        getattr(container, name).override(providers.Object(value))
     return container
 
 

@@ -31,11 +31,11 @@ from mana.application.catalog import Catalog
 from mana.application.invocation import Invocation, ToolResult
 from mana.application.policy import PolicyGate, PolicyMode
 from mana.application.ports import Caller, CollectionReader
-from mana.application.reading import FullReplayReader
 from mana.application.service import CatalogToolService, UseCase
-from mana.application.usecases import build_use_cases
 from mana.domain.changes import WIRE_CLIENT_ID
 from mana.domain.spaces import Space
+from mana.entrypoints.config import load_settings
+from mana.entrypoints.container import build_container
 
 ALICE = "u_alice"
 BOB = "u_bob"
@@ -260,47 +260,49 @@ def build_harness(
     wire_format: WireFormat = "current",
     start: datetime = DEFAULT_START,
 ) -> Harness:
-    """The application wired on in-memory adapters; ``users`` default to :data:`DEFAULT_USERS`.
+    """The container's ``test`` profile with test seams; ``users`` default to :data:`DEFAULT_USERS`.
 
-    ``catalog`` and ``extra_use_cases`` let a test add tools of its own (e.g. a destructive one).
+    Everything is the production wiring (incremental reader, key and space caches, policy gate)
+    except a fixed clock, sequential ids, a sync server that records requests, and an observer
+    that records calls. ``catalog`` and ``extra_use_cases`` let a test add tools of its own.
     """
+    settings = load_settings(
+        {
+            "MANA_POLICY_MODE": policy_mode,
+            "MANA_RATE_LIMIT": str(rate_limit),
+            "MANA_ALLOW_DESTRUCTIVE": ",".join(sorted(allow_destructive)),
+        }
+    )
     clock = FixedClock(start)
-    directory = StaticSpaceDirectory()
-    vault = InMemoryKeyVault()
-    store = MemorySyncStore()
-    server = RecordingSyncServer(store, directory.memberships, wire_format=wire_format)
-    change_log = InProcessChangeLog(server)
-    reader = FullReplayReader(change_log)
-    ciphers = AesGcmCipherFactory()
-    ids = SequentialIdSource()
-    observer = RecordingObserver()
-    catalog = catalog if catalog is not None else Catalog(allow_destructive=frozenset(allow_destructive))
-    policy = PolicyGate(
-        mode=policy_mode,
-        rate_limit=rate_limit,
-        allow_destructive=allow_destructive,
-        monotonic=clock.monotonic,
-        observer=observer,
+    replace: dict[str, Any] = {
+        "clock": clock,
+        "ids": SequentialIdSource(),
+        "observer": RecordingObserver(),
+        "extra_use_cases": dict(extra_use_cases or {}),
+    }
+    if catalog is not None:
+        replace["catalog"] = catalog
+    container = build_container(
+        settings,
+        "test",
+        replace=replace,
+        replace_adapters={"sync_server_class": RecordingSyncServer, "wire_format": wire_format},
     )
-    use_cases: dict[str, UseCase] = build_use_cases(
-        reader=reader, change_log=change_log, key_vault=vault, ciphers=ciphers, spaces=directory, ids=ids
-    )
-    use_cases.update(extra_use_cases or {})
-    service = CatalogToolService(catalog, use_cases, policy, clock, observer)
+    adapters = container.adapters
     harness = Harness(
-        service=service,
-        catalog=catalog,
-        policy=policy,
-        server=server,
-        store=store,
-        change_log=change_log,
-        reader=reader,
-        vault=vault,
-        ciphers=ciphers,
-        directory=directory,
+        service=container.tool_service(),
+        catalog=container.catalog(),
+        policy=container.policy(),
+        server=adapters.sync_server(),
+        store=adapters.store(),
+        change_log=adapters.change_log(),
+        reader=adapters.reader(),
+        vault=adapters.vault(),
+        ciphers=container.ciphers(),
+        directory=adapters.directory(),
         clock=clock,
-        ids=ids,
-        observer=observer,
+        ids=replace["ids"],
+        observer=replace["observer"],
     )
     for user_id, spaces in (DEFAULT_USERS if users is None else users).items():
         harness.add_user(user_id, spaces)
