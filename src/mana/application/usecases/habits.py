@@ -10,9 +10,9 @@ from mana.application.inputs import HabitsArchive, HabitsCreate, HabitsList, Hab
 from mana.application.outputs import HabitCreated, HabitsListed, Ok
 from mana.application.ports import ChangeLog, CollectionReader, IdSource
 from mana.application.schema import UNSET
-from mana.application.usecases.records import count_live, find_live, live_records
+from mana.application.usecases.records import count_live, find_live, live_records, project
 from mana.application.usecases.writes import insert_change, push, update_change
-from mana.domain.records import Habit, RecordWarning, habit_is_archived, habit_sort_key, normalise_habit
+from mana.domain.records import Habit, habit_is_archived, habit_sort_key, normalise_habit
 from mana.domain.registry import HABITS
 
 _UPDATABLE: tuple[tuple[str, str], ...] = (
@@ -80,18 +80,8 @@ class ListHabits:
         if not args.include_archived:
             records = [r for r in records if not habit_is_archived(r.values)]
         records.sort(key=lambda r: habit_sort_key(r.record_id, r.values))
-        habits: list[Habit] = []
-        warnings: list[RecordWarning] = []
-        for record in records:
-            habit, found = normalise_habit(
-                record.record_id,
-                record.values,
-                created_at=record.raw_created_at,
-                updated_at=record.updated_at,
-            )
-            habits.append(habit)
-            warnings.extend(found)
-        return HabitsListed(tuple(habits), tuple(warnings))
+        habits, warnings = project(records, normalise_habit)
+        return HabitsListed(habits, warnings)
 
 
 class UpdateHabit:

@@ -10,9 +10,9 @@ from mana.application.errors import DecryptFailed
 from mana.application.inputs import NotesCreate, NotesSearch
 from mana.application.outputs import NoteCreated, NotesFound
 from mana.application.ports import ChangeLog, CollectionReader, FieldCipher, IdSource
-from mana.application.usecases.records import Keys, decrypt_record, live_records
+from mana.application.usecases.records import Keys, live_records, project
 from mana.application.usecases.writes import insert_change, push
-from mana.domain.records import Note, RecordWarning, normalise_note, note_is_archived
+from mana.domain.records import Note, normalise_note, note_is_archived
 from mana.domain.registry import NOTES
 from mana.domain.replay import UNKNOWN_TIME, RecordState
 
@@ -84,20 +84,8 @@ class SearchNotes:
             chosen = list(itertools.islice((r for r in records if _matches(r, query, cipher)), args.limit))
         else:
             chosen = heapq.nsmallest(args.limit, records, key=newest_first)
-        notes: list[Note] = []
-        warnings: list[RecordWarning] = []
-        for record in chosen:
-            values, unreadable = decrypt_record(record, _ENCRYPTED, cipher)
-            note, found = normalise_note(
-                record.record_id,
-                values,
-                created_at=record.raw_created_at,
-                updated_at=record.updated_at,
-                unreadable=unreadable,
-            )
-            notes.append(note)
-            warnings.extend(found)
-        return NotesFound(tuple(notes), tuple(warnings))
+        notes, warnings = project(chosen, normalise_note, encrypted=NOTES.encrypted_fields, cipher=cipher)
+        return NotesFound(notes, warnings)
 
 
 def _matches(record: RecordState, query: str, cipher: FieldCipher) -> bool:

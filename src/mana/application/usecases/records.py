@@ -6,14 +6,19 @@ touch a key. Lists decrypt only the records they return, one field at a time (D1
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Collection as Names
+from typing import Any, TypeVar
 
 from mana.application.context import ToolContext
 from mana.application.errors import DecryptFailed
 from mana.application.ports import CipherFactory, CollectionReader, FieldCipher, KeyVault
+from mana.domain.records import RecordWarning
 from mana.domain.registry import Collection
 from mana.domain.replay import RecordState
+
+E = TypeVar("E")
+Normaliser = Callable[..., tuple[E, list[RecordWarning]]]
 
 
 class Keys:
@@ -76,3 +81,32 @@ def decrypt_record(
             values[name] = None
             unreadable.append(name)
     return values, tuple(sorted(unreadable))
+
+
+def project(
+    records: Iterable[RecordState],
+    normalise: Normaliser[E],
+    *,
+    encrypted: Names[str] = (),
+    cipher: FieldCipher | None = None,
+) -> tuple[tuple[E, ...], tuple[RecordWarning, ...]]:
+    """The records a list returns, decrypted and normalised onto the output schema (tools.md §1.7
+    steps 8-10); warnings in record order, each record's by field name."""
+    fields: Sequence[str] = tuple(sorted(encrypted))
+    entities: list[E] = []
+    warnings: list[RecordWarning] = []
+    for record in records:
+        if cipher is not None and fields:
+            values, unreadable = decrypt_record(record, fields, cipher)
+        else:
+            values, unreadable = record.values, ()
+        entity, found = normalise(
+            record.record_id,
+            values,
+            created_at=record.raw_created_at,
+            updated_at=record.updated_at,
+            unreadable=unreadable,
+        )
+        entities.append(entity)
+        warnings.extend(found)
+    return tuple(entities), tuple(warnings)

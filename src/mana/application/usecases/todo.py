@@ -12,9 +12,9 @@ from mana.application.inputs import TodoComplete, TodoCreate, TodoList
 from mana.application.outputs import Ok, TaskCreated, TasksListed
 from mana.application.ports import ChangeLog, CollectionReader, IdSource
 from mana.application.schema import UNSET
-from mana.application.usecases.records import Keys, count_live, decrypt_record, find_live, live_records
+from mana.application.usecases.records import Keys, count_live, find_live, live_records, project
 from mana.application.usecases.writes import insert_change, push, update_change
-from mana.domain.records import RecordWarning, Task, normalise_task, task_is_completed, task_sort_key
+from mana.domain.records import Task, normalise_task, task_is_completed, task_sort_key
 from mana.domain.registry import TASKS
 from mana.domain.text import parse_due_date
 
@@ -84,20 +84,8 @@ class ListTasks:
         if not args.include_completed:
             records = [r for r in records if not task_is_completed(r.values)]
         chosen = heapq.nsmallest(args.limit, records, key=lambda r: task_sort_key(r.record_id, r.values))
-        tasks: list[Task] = []
-        warnings: list[RecordWarning] = []
-        for record in chosen:
-            values, unreadable = decrypt_record(record, _ENCRYPTED, cipher)
-            task, found = normalise_task(
-                record.record_id,
-                values,
-                created_at=record.raw_created_at,
-                updated_at=record.updated_at,
-                unreadable=unreadable,
-            )
-            tasks.append(task)
-            warnings.extend(found)
-        return TasksListed(tuple(tasks), tuple(warnings))
+        tasks, warnings = project(chosen, normalise_task, encrypted=TASKS.encrypted_fields, cipher=cipher)
+        return TasksListed(tasks, warnings)
 
 
 class CompleteTask:
