@@ -113,8 +113,18 @@ def _with_extras(use_cases: dict[str, Any], extra: dict[str, Any]) -> dict[str, 
     return {**use_cases, **extra}
 
 
-def _jwks_of(issuer: LocalTokenIssuer) -> dict[str, Any]:
-    return issuer.jwks()
+def _dev_token_issuer(settings: Settings) -> LocalTokenIssuer:
+    return LocalTokenIssuer(settings.data_dir, settings.local_issuer, settings.jwt_audience)
+
+
+def _dev_token_verifier(issuer: LocalTokenIssuer, settings: Settings, clock: Any) -> JwksTokenVerifier:
+    """Dev tokens pass the very checks mana-auth's do (D16), against a JWKS built from our own key."""
+    return JwksTokenVerifier(
+        StaticJwksSource(issuer.jwks()),
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        clock=clock,
+    )
 
 
 def _signing_key_check(issuer: LocalTokenIssuer) -> Check:
@@ -156,19 +166,8 @@ class LocalAdapters(containers.DeclarativeContainer):
     reader = providers.Singleton(IncrementalReader, change_log, clock=clock)
     key_vault = providers.Singleton(CachingKeyVault, database.provided.key_vault, clock, metrics)
     spaces = providers.Singleton(_caching_directory, database.provided.space_directory, clock, reader)
-    issuer = providers.Singleton(
-        LocalTokenIssuer,
-        settings.provided.data_dir,
-        settings.provided.local_issuer,
-        settings.provided.jwt_audience,
-    )
-    verifier = providers.Singleton(
-        JwksTokenVerifier,
-        providers.Singleton(StaticJwksSource, providers.Callable(_jwks_of, issuer)),
-        audience=settings.provided.jwt_audience,
-        issuer=providers.Callable(_issuer_claim, settings),
-        clock=clock,
-    )
+    issuer = providers.Singleton(_dev_token_issuer, settings)
+    verifier = providers.Singleton(_dev_token_verifier, issuer, settings, clock)
     readiness_checks = providers.Dict(
         jwks=providers.Callable(_signing_key_check, issuer),
         sync=providers.Callable(_database_check, database),
@@ -230,19 +229,8 @@ class TestAdapters(containers.DeclarativeContainer):
     reader = providers.Singleton(IncrementalReader, change_log, clock=clock)
     key_vault = providers.Singleton(CachingKeyVault, vault, clock, metrics)
     spaces = providers.Singleton(_caching_directory, directory, clock, reader)
-    issuer = providers.Singleton(
-        LocalTokenIssuer,
-        settings.provided.data_dir,
-        settings.provided.local_issuer,
-        settings.provided.jwt_audience,
-    )
-    verifier = providers.Singleton(
-        JwksTokenVerifier,
-        providers.Singleton(StaticJwksSource, providers.Callable(_jwks_of, issuer)),
-        audience=settings.provided.jwt_audience,
-        issuer=providers.Callable(_issuer_claim, settings),
-        clock=clock,
-    )
+    issuer = providers.Singleton(_dev_token_issuer, settings)
+    verifier = providers.Singleton(_dev_token_verifier, issuer, settings, clock)
     readiness_checks = providers.Dict(
         jwks=verifier.provided.check_ready,
         sync=providers.Callable(probes.always_ready),
