@@ -16,6 +16,8 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from mana.entrypoints.http.audit import user_hash
+
 _SCRIPT = Path(sys.executable).with_name("mana-mcp")
 COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "mana.entrypoints.cli"]
 """What ``make run`` starts (``$(BIN)/mana-mcp serve``), or the same entry point through Python."""
@@ -112,7 +114,11 @@ async def test_serve_prints_a_working_claude_code_entry(tmp_path: Path) -> None:
     calls = [e for e in events if e["event"] == "tool_call"]
     assert len(calls) == 8
     assert {c["tool"] for c in calls} == {"todo.create", "todo.list", "habits.create", "habits.list"}
-    assert all(c["outcome"] == "success" and c["sub"] == issued["user"] and c["request_id"] for c in calls)
+    assert all(c["outcome"] == "success" and c["user"] == user_hash(issued["user"]) for c in calls)
+    assert all(c["request_id"] and c["space"] == issued["space"] and "sub" not in c for c in calls)
+    assert len({c["client"] for c in calls}) == 1  # the SDK client's own clientInfo.name, in both eras
+    assert all(isinstance(c["client"], str) and c["client"] for c in calls)
+    assert issued["user"] not in log_text  # only its hash
     assert [len(c["session"] or "") for c in calls] == [8] * 4 + [0] * 4  # legacy session, then sessionless
     assert entry["headers"]["Authorization"].split()[1] not in log_text
     assert issued["token"] not in log_text
