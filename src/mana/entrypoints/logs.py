@@ -16,6 +16,11 @@ from typing import Any, TextIO
 
 request_id_var: ContextVar[str | None] = ContextVar("mana_request_id", default=None)
 
+QUIET_LOGGERS = ("mcp", "httpx", "httpcore")
+"""Libraries kept at WARNING whatever ``LOG_LEVEL`` says: the SDK logs every session id it creates
+at INFO; httpx logs every upstream URL at INFO, and the memberships URL carries the raw user id
+that the audit log only ever hashes."""
+
 _STANDARD_ATTRS = frozenset(
     logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__.keys()
     | {"message", "asctime", "taskName"}
@@ -54,5 +59,5 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # The SDK logs every session id it creates at INFO; that is noise at our default level.
-    logging.getLogger("mcp").setLevel(max(root.level, logging.WARNING))
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(root.level, logging.WARNING))
