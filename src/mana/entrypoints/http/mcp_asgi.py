@@ -47,6 +47,28 @@ BATCH_REJECTED = (
 validation dump of the body instead."""
 
 
+NOT_JSON_RPC = (
+    b'{"jsonrpc":"2.0","id":null,"error":'
+    b'{"code":-32600,"message":"Invalid Request: not a JSON-RPC 2.0 message"}}'
+)
+_SDK_VALIDATION_DUMP = b'"code":-32602,"message":"Validation error:'
+
+
+async def send_sanitised_400(send: Send, start: Message, body: Message) -> None:
+    """The SDK's session era answers a body that is not a JSON-RPC message with -32602 and a
+    pydantic dump that echoes the input and names library internals; gateway-http.md §6 wants
+    -32600. Only 400s are held back for this check, so successful answers are never buffered."""
+    content = body.get("body", b"")
+    if body.get("more_body", False) or _SDK_VALIDATION_DUMP not in content[:200]:
+        await send(start)
+        await send(body)
+        return
+    headers = [(k, v) for k, v in start.get("headers", ()) if k.lower() != b"content-length"]
+    headers.append((b"content-length", str(len(NOT_JSON_RPC)).encode()))
+    await send({**start, "headers": headers})
+    await send({"type": "http.response.body", "body": NOT_JSON_RPC, "more_body": False})
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -247,8 +269,10 @@ class McpEndpoint:
         status = 0
         minted: bytes | None = None
 
+        held: Message | None = None
+
         async def watch(message: Message) -> None:
-            nonlocal status, minted
+            nonlocal status, minted, held
             if message["type"] == "http.response.start":
                 status = message["status"]
                 if opening:
@@ -256,6 +280,13 @@ class McpEndpoint:
                         if key.lower() == b"mcp-session-id":
                             minted = value
                             break
+                if status == 400:
+                    held = message  # may be the SDK's validation dump; decided on the body
+                    return
+            elif held is not None:
+                start, held = held, None
+                await send_sanitised_400(send, start, message)
+                return
             await send(message)
 
         context = McpRequest(
