@@ -137,10 +137,13 @@ class Arena:
     def assert_clean(self) -> None:
         """Nothing secret and no other user's data in any response or log line; no stack trace."""
         texts = [r.text if isinstance(r, RawResponse) else response_text(r) for r in self.responses]
-        assert self.secrets.found_in(texts) == []
-        assert self.secrets.found_in(self.logs.lines) == []
-        assert no_stack_traces(self.logs.lines) == []
-        assert no_stack_traces(texts) == []
+        problems = {
+            "secrets in responses": self.secrets.found_in(texts),
+            "secrets in log lines": self.secrets.found_in(self.logs.lines),
+            "stack traces in log lines": no_stack_traces(self.logs.lines),
+            "stack traces in responses": no_stack_traces(texts),
+        }
+        assert not any(problems.values()), {k: v for k, v in problems.items() if v}
 
 
 def public_key_forms(key: Ed25519PrivateKey) -> list[bytes]:
