@@ -19,6 +19,8 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import attrs
 
+from mana.domain.text import JS_WHITESPACE_CLASS
+
 
 class _Unset:
     """An optional argument the caller did not pass (distinct from an explicit null)."""
@@ -245,11 +247,17 @@ Node = Str | Int | Bool | Arr | Null | OrNull
 def ecma_to_python(pattern: str) -> str:
     """A JSON Schema (ECMA-262) pattern with the same meaning under Python's ``re``.
 
-    ECMA's ``\\d`` is ASCII-only, where Python's also matches other scripts' digits; ECMA's ``$``
-    (without the multiline flag) matches only at the very end, where Python's also matches before a
-    trailing newline, which would let ``"#ffffff\\n"`` through as a colour.
+    ECMA's ``\\d`` is ASCII-only, where Python's also matches other scripts' digits; ECMA's ``\\s``
+    is the JavaScript whitespace set (U+FEFF in, U+001C-U+001F and U+0085 out), so a title of only
+    U+FEFF is blank, as the web app's ``trim()`` sees it; ECMA's ``$`` (without the multiline flag)
+    matches only at the very end, where Python's also matches before a trailing newline, which
+    would let ``"#ffffff\\n"`` through as a colour.
     """
-    translated = pattern.replace("\\d", "[0-9]")
+    translated = (
+        pattern.replace("\\d", "[0-9]")
+        .replace("\\S", f"[^{JS_WHITESPACE_CLASS}]")
+        .replace("\\s", f"[{JS_WHITESPACE_CLASS}]")
+    )
     if translated.endswith("$") and not translated.endswith("\\$"):
         translated = translated[:-1] + "\\Z"
     return translated

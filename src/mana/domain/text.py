@@ -11,11 +11,11 @@ from datetime import UTC, date, datetime, timedelta
 
 from mana.domain.timestamps import format_instant
 
-# JavaScript's \s (ECMA-262 WhiteSpace + LineTerminator), which the web app's word count splits on.
-# Python's str.split() differs: it also splits on U+001C-U+001F and U+0085 and not on U+FEFF.
-_JS_WHITESPACE = re.compile(
-    "[\u0009-\u000d\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+"
-)
+JS_WHITESPACE_CLASS = "\u0009-\u000d\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+"""JavaScript's ``\\s`` (ECMA-262 WhiteSpace + LineTerminator) as the inside of a regex character
+class. Python's ``\\s`` and str.split() differ: they also take U+001C-U+001F and U+0085, and not
+U+FEFF. The web app's word count splits on it, and JSON Schema patterns mean it."""
+_JS_WHITESPACE = re.compile(f"[{JS_WHITESPACE_CLASS}]+")
 
 CLIENT_NAME_MAX = 60
 """Longest client name kept in an actor's display name (tools.md §3.3)."""

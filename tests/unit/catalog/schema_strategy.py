@@ -12,6 +12,19 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+ECMA_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+"""ECMA-262 WhiteSpace and LineTerminator, written out here on its own (not taken from the
+gateway), so that this stays an independent oracle."""
+
+
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    """A JSON Schema pattern with its ECMA-262 meaning under Python's ``re``: ``\\d`` is ASCII,
+    ``\\s`` JavaScript's whitespace set, ``$`` the very end."""
+    python = (
+        pattern.replace("\\d", "[0-9]").replace("\\S", f"[^{ECMA_SPACE}]").replace("\\s", f"[{ECMA_SPACE}]")
+    )
+    return re.compile(python[:-1] + "\\Z" if python.endswith("$") else python)
+
 
 def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     if "anyOf" in schema:
@@ -43,9 +56,8 @@ def _strings(schema: dict[str, Any]) -> st.SearchStrategy[str]:
     pattern = schema.get("pattern")
     if pattern is None:
         return st.text(min_size=low, max_size=high)
-    # ECMA-262 semantics: \d is ASCII only, $ is the very end.
-    ecma = pattern.replace("\\d", "[0-9]").removesuffix("$") + ("\\Z" if pattern.endswith("$") else "")
-    compiled = re.compile(ecma)
+    compiled = ecma_regex(pattern)
+    ecma = compiled.pattern
     if pattern == "\\S":
         return st.text(min_size=low, max_size=high).filter(lambda s: compiled.search(s) is not None)
     return st.from_regex(ecma, fullmatch=True).filter(

@@ -49,6 +49,7 @@ def test_the_contract_example_lists_every_failing_location_sorted_by_pointer() -
         ("habits_create", {}, "/title: is required"),
         ("habits_create", {"title": "A", "colour": "#ffffff"}, "/colour: is not allowed"),
         ("habits_create", {"title": "   "}, "/title: must contain a non-space character"),
+        ("habits_create", {"title": "\ufeff\u3000\u2028"}, "/title: must contain a non-space character"),
         ("habits_create", {"title": ""}, "/title: must be at least 1 characters"),
         ("habits_create", {"title": "x" * 121}, "/title: must be at most 120 characters"),
         ("habits_create", {"title": 5}, "/title: must be a string"),

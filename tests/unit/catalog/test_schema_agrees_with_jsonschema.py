@@ -1,4 +1,5 @@
-"""Our validator and a standard JSON Schema 2020-12 validator agree on the published schemas.
+"""Our validator and a standard JSON Schema 2020-12 validator (with ECMA-262 ``pattern`` semantics)
+agree on the published schemas.
 
 The validator is derived from the same nodes as the schema; this checks the derivation. The only
 rules we add beyond the schema are the ones tools.md §1.4 names: no NUL characters, no lone
@@ -12,12 +13,21 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 from mana.application.catalog import Catalog
 from mana.application.schema import ArgumentError
 
-from .schema_strategy import from_schema
+from .schema_strategy import ecma_regex, from_schema
+
+
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    if validator.is_type(instance, "string") and ecma_regex(pattern).search(instance) is None:
+        yield ValidationError(f"does not match {pattern!r}")
+
+
+EcmaValidator = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
+"""python-jsonschema evaluates ``pattern`` with Python's ``re``; JSON Schema means ECMA-262."""
 
 CATALOG = Catalog()
 TOOLS = [spec for spec in CATALOG.exposed.values()]
@@ -64,7 +74,7 @@ def test_what_we_accept_the_schema_accepts_and_what_it_rejects_we_reject(
     spec: Any, data: st.DataObject
 ) -> None:
     arguments = data.draw(_object_for(spec))
-    schema_ok = Draft202012Validator(spec.input_model.schema).is_valid(arguments)
+    schema_ok = EcmaValidator(spec.input_model.schema).is_valid(arguments)
     try:
         spec.input_model.parse(arguments)
         ours_ok = True
