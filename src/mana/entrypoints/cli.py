@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -152,7 +153,12 @@ def cmd_token(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> 
 def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     overrides = {
         key: value
-        for key, value in (("HOST", args.host), ("PORT", args.port), ("MANA_DATA_DIR", args.data_dir))
+        for key, value in (
+            ("HOST", args.host),
+            ("PORT", args.port),
+            ("MANA_DATA_DIR", args.data_dir),
+            ("MANA_WORKERS", args.workers),
+        )
         if value is not None
     }
     settings = _settings(env, overrides)
@@ -176,6 +182,11 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ServeError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
+    if settings.workers > 1:
+        try:
+            return _serve_workers(settings, container, sock, banner_text, err)
+        finally:
+            sock.close()
     gateway = container.gateway()
 
     async def announce() -> None:
@@ -214,6 +225,62 @@ async def _serve(container: Container, sock: socket.socket) -> None:
     await serve_app(app, sock, stop.wait)
 
 
+def _serve_workers(
+    settings: Settings, container: Container, sock: socket.socket, banner: str, err: TextIO
+) -> int:
+    """``--workers N``: N forked processes accept on the one socket bound here; this one supervises.
+
+    Each worker builds its own container (caches, SQLite connections, upstream client) after the
+    fork, so nothing opened here is shared. SIGINT/SIGTERM are passed on to every worker, which
+    drains like a single gateway; if a worker dies on its own, the others are stopped too.
+    """
+    if settings.mode == "local":
+        container.adapters.database().close()  # each worker opens its own connections
+    sys.stdout.flush()
+    err.flush()
+    pids: list[int] = []
+    for _ in range(settings.workers):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the worker process (covered by the subprocess test)
+            code = 1
+            try:
+                asyncio.run(_serve(build_container(settings), sock))
+                code = 0
+            except BaseException:
+                log.exception("worker failed")
+            finally:
+                sys.stdout.flush()
+                os._exit(code)
+        pids.append(pid)
+    err.write(banner + f"\n{settings.workers} worker processes share {settings.host}:{settings.port}.\n")
+    err.flush()
+    log.info("workers started", extra={"workers": len(pids)})
+    stopping = False
+
+    def stop_all(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop_all) for sig in (signal.SIGINT, signal.SIGTERM)}
+    failed = False
+    try:
+        remaining = set(pids)
+        while remaining:
+            pid, status = os.wait()
+            remaining.discard(pid)
+            if os.waitstatus_to_exitcode(status) != 0 and not stopping:
+                failed = True
+                log.error("a worker exited unexpectedly; stopping the others", extra={"status": status})
+                stop_all(signal.SIGTERM, None)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 1 if failed else 0
+
+
 class ServeError(Exception):
     """Exit status 1 with this one-line message."""
 
@@ -235,6 +302,10 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (overrides HOST)")
     serve.add_argument("--port", help="TCP port (overrides PORT)")
     serve.add_argument("--data-dir", help="local-mode data directory (overrides MANA_DATA_DIR)")
+    serve.add_argument(
+        "--workers",
+        help="worker processes on the port (overrides MANA_WORKERS; needs MANA_LEGACY_SESSIONS=stateless)",
+    )
     serve.add_argument(
         "--user", default=DEFAULT_USER, help=f"local user to print a token for (default {DEFAULT_USER})"
     )

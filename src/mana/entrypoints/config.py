@@ -17,6 +17,7 @@ Mode = Literal["local", "remote"]
 ToolNames = Literal["underscore", "dotted"]
 PolicyMode = Literal["enforce", "log-only", "off"]
 LogLevel = Literal["debug", "info", "warning", "error"]
+LegacySessions = Literal["stateful", "stateless"]
 
 DEFAULT_PORT = 3069
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173",)
@@ -47,6 +48,11 @@ class Settings:
     rate_limit: int
     data_dir: Path
     log_level: LogLevel
+    workers: int = 1
+    """Worker processes sharing the port (``MANA_WORKERS``); more than one needs stateless legacy sessions."""
+    legacy_sessions: LegacySessions = "stateful"
+    """``stateful``: legacy-era sessions live in this process (D11); ``stateless``: every legacy POST
+    stands alone (no ``initialize`` needed, no session id, no GET stream), so any worker can serve it."""
 
     @property
     def mcp_url(self) -> str:
@@ -160,6 +166,16 @@ def load_settings(env: Mapping[str, str], *, overrides: Mapping[str, str] | None
     public_raw = _get(env, "MANA_PUBLIC_URL")
     public_url = _http_url("MANA_PUBLIC_URL", public_raw) if public_raw else f"http://localhost:{port}"
     audience = _get(env, "JWT_AUDIENCE") or "mana"
+    workers = _integer(env, "MANA_WORKERS", 1, 1, 64, "an integer 1-64")
+    legacy_sessions = cast(
+        LegacySessions, _choice(env, "MANA_LEGACY_SESSIONS", "stateful", ("stateful", "stateless"))
+    )
+    if workers > 1 and legacy_sessions == "stateful":
+        raise ConfigError(
+            "MANA_WORKERS > 1 needs MANA_LEGACY_SESSIONS=stateless: legacy sessions live in the process "
+            "that opened them (for stateful sessions run one worker per process behind a "
+            "session-affine balancer)"
+        )
     return Settings(
         mode=mode,
         port=port,
@@ -184,4 +200,6 @@ def load_settings(env: Mapping[str, str], *, overrides: Mapping[str, str] | None
         rate_limit=_integer(env, "MANA_RATE_LIMIT", 30, 0, None, "a non-negative integer"),
         data_dir=Path(_get(env, "MANA_DATA_DIR") or "./.mana"),
         log_level=cast(LogLevel, _choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error"))),
+        workers=workers,
+        legacy_sessions=legacy_sessions,
     )

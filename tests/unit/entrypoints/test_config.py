@@ -122,3 +122,31 @@ def test_cli_overrides_win_over_the_environment() -> None:
     s = load_settings({"PORT": "4000"}, overrides={"PORT": "5000", "MANA_DATA_DIR": "/tmp/x"})
     assert s.port == 5000
     assert s.data_dir == Path("/tmp/x")
+
+
+def test_one_worker_with_stateful_legacy_sessions_by_default() -> None:
+    s = load_settings({})
+    assert (s.workers, s.legacy_sessions) == (1, "stateful")
+
+
+def test_several_workers_need_stateless_legacy_sessions() -> None:
+    with pytest.raises(ConfigError, match="MANA_WORKERS > 1 needs MANA_LEGACY_SESSIONS=stateless"):
+        load_settings({"MANA_WORKERS": "2"})
+    s = load_settings({"MANA_WORKERS": "2", "MANA_LEGACY_SESSIONS": "Stateless"})
+    assert (s.workers, s.legacy_sessions) == (2, "stateless")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MANA_WORKERS", "0"),
+        ("MANA_WORKERS", "65"),
+        ("MANA_WORKERS", "two"),
+        ("MANA_LEGACY_SESSIONS", "sticky"),
+    ],
+)
+def test_bad_worker_settings_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings(
+            {name: value, "MANA_LEGACY_SESSIONS": "stateless"} if name == "MANA_WORKERS" else {name: value}
+        )

@@ -82,11 +82,11 @@ def resource_metadata_body(settings: Settings) -> bytes:
     ).encode()
 
 
-def new_manager(server: Any) -> StreamableHTTPSessionManager:
+def new_manager(server: Any, *, stateless: bool = False) -> StreamableHTTPSessionManager:
     return StreamableHTTPSessionManager(
         app=server,
         json_response=True,
-        stateless=False,
+        stateless=stateless,
         security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         session_idle_timeout=IDLE_TIMEOUT_S,
     )
@@ -96,7 +96,8 @@ def create_app(gateway: Gateway) -> Quart:
     settings = gateway.settings
     app = Quart("mana-mcp")
     app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024
-    manager = new_manager(build_mcp_server(gateway.tools, gateway.version))
+    stateless = settings.legacy_sessions == "stateless"
+    manager = new_manager(build_mcp_server(gateway.tools, gateway.version), stateless=stateless)
     cors = CorsPolicy(settings.allowed_origins)
     endpoint = McpEndpoint(
         manager=manager,
@@ -107,6 +108,7 @@ def create_app(gateway: Gateway) -> Quart:
         challenge=Challenge(settings.resource_metadata_url),
         lifecycle=gateway.lifecycle,
         local_mode=settings.mode == "local",
+        stateless_legacy=stateless,
     )
     readiness = Readiness(gateway.readiness_checks, lifecycle=gateway.lifecycle)
     health = health_body(gateway)

@@ -36,6 +36,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 DRAIN_LIMIT_BYTES = 32 * 1024 * 1024
 LOCAL_HOSTS = frozenset({b"localhost", b"127.0.0.1", b"[::1]"})
 MCP_ALLOW = [(b"allow", b"GET, POST, DELETE, OPTIONS")]
+POST_ONLY = [(b"allow", b"POST")]
 RETRY_5 = [(b"retry-after", b"5")]
 RETRY_60 = [(b"retry-after", b"60")]
 _LEGACY_VERSIONS = frozenset(v.encode() for v in HANDSHAKE_PROTOCOL_VERSIONS)
@@ -142,6 +143,7 @@ class McpEndpoint:
         lifecycle: Lifecycle,
         local_mode: bool,
         max_body_bytes: int = MAX_BODY_BYTES,
+        stateless_legacy: bool = False,
     ) -> None:
         self.manager = manager
         self._verifier = verifier
@@ -152,6 +154,7 @@ class McpEndpoint:
         self._lifecycle = lifecycle
         self._local_mode = local_mode
         self._max_body = max_body_bytes
+        self._stateless_legacy = stateless_legacy
         self._users: dict[tuple[str, str | None, str | None], AuthenticatedUser] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes]) -> None:
@@ -215,6 +218,9 @@ class McpEndpoint:
         # 8., 9. Era routing, ownership and caps (legacy era only; the modern era is sessionless).
         version = headers.get(b"mcp-protocol-version")
         legacy = version is None or version in _LEGACY_VERSIONS
+        if legacy and self._stateless_legacy and method == "GET":
+            # A stateless SDK would open an SSE stream that never carries anything and never ends.
+            return await r.send_error(send, 405, r.METHOD_NOT_ALLOWED, POST_ONLY)
         raw_sid = headers.get(b"mcp-session-id") if legacy else None
         session_id = raw_sid.decode("latin-1") if raw_sid is not None else None
         entry: SessionEntry | None = None
