@@ -63,6 +63,7 @@ class _Rule:
     fault: Fault
     op: SyncOp | None
     left: int | None
+    skip: int = 0
 
 
 class _CountingStore:
@@ -127,9 +128,10 @@ class FakeManaSync:
 
     # --- switches ------------------------------------------------------------------------------
 
-    def fail(self, fault: Fault, *, op: SyncOp | None = None, times: int | None = 1) -> None:
-        """Answer the next ``times`` requests (of ``op``, or any; None: all) with ``fault``."""
-        self._rules.append(_Rule(fault, op, times))
+    def fail(self, fault: Fault, *, op: SyncOp | None = None, times: int | None = 1, skip: int = 0) -> None:
+        """Answer the next ``times`` requests (of ``op``, or any; None: all) with ``fault``, after
+        letting ``skip`` of them through (the second page of a read, say)."""
+        self._rules.append(_Rule(fault, op, times, skip))
 
     def clear_faults(self) -> None:
         self._rules.clear()
@@ -151,6 +153,9 @@ class FakeManaSync:
     def _take_fault(self, op: SyncOp) -> Fault | None:
         for rule in self._rules:
             if rule.op is None or rule.op == op:
+                if rule.skip > 0:
+                    rule.skip -= 1
+                    return None
                 if rule.left is not None:
                     rule.left -= 1
                     if rule.left <= 0:
