@@ -207,3 +207,27 @@ def plant_habits(stack: RemoteStack, count: int) -> None:
     body = {"clientId": "browser-1", "since": "", "changes": changes}
     answer = stack.sync.server.push(ALICE, "browser-1", "habits", json.dumps(body).encode())
     assert answer.status == 200, answer.text
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_the_billing_gate(tmp_path: Path, mode: str) -> None:
+    """402 ``sync_inactive``: a clear tool error on reads and writes, nothing written, and the
+    account works again the moment sync is active."""
+    ledger = Ledger()
+    async with fault_stack(tmp_path) as stack:
+        async with mcp_client(stack.gw, ALICE, ALICE_HOME, mode=mode) as alice:
+            stack.sync.inactive_users.add(ALICE)
+            write = await alice.call_tool("notes_create", {"title": "blocked", "content": "body of blocked"})
+            read = await alice.call_tool("todo_list", {})
+            stack.sync.inactive_users.discard(ALICE)
+            await create_notes(alice, ["active again"], ledger)
+        await assert_consistent(stack, ledger)
+        await still_healthy(stack)
+        seen = cold_replay(stack, ALICE, ALICE_HOME)
+    assert write.meta is not None
+    assert read.meta is not None
+    assert (write.meta["mana/error"], read.meta["mana/error"]) == ("sync_inactive", "sync_inactive")
+    assert write.content[0].text == (  # type: ignore[union-attr]
+        "Cloud sync is not active for this account, so mana-sync refused the request. Nothing was written."
+    )
+    assert seen == notes(["active again"])
