@@ -29,7 +29,7 @@ from mana.entrypoints.http.lifecycle import Lifecycle
 from mana.entrypoints.http.mcp_asgi import McpEndpoint
 from mana.entrypoints.http.metrics import CONTENT_TYPE, GatewayMetrics
 from mana.entrypoints.http.readiness import Check, Readiness
-from mana.entrypoints.http.sessions import IDLE_TIMEOUT_S, SWEEP_INTERVAL_S, SessionOwners
+from mana.entrypoints.http.sessions import IDLE_TIMEOUT_S, SessionOwners
 from mana.entrypoints.http.spaces import SpaceMembership
 from mana.entrypoints.mcp_server import build_mcp_server
 
@@ -82,13 +82,15 @@ def resource_metadata_body(settings: Settings) -> bytes:
     ).encode()
 
 
-def new_manager(server: Any, *, stateless: bool = False) -> StreamableHTTPSessionManager:
+def new_manager(
+    server: Any, *, stateless: bool = False, idle_timeout_s: float = IDLE_TIMEOUT_S
+) -> StreamableHTTPSessionManager:
     return StreamableHTTPSessionManager(
         app=server,
         json_response=True,
         stateless=stateless,
         security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-        session_idle_timeout=IDLE_TIMEOUT_S,
+        session_idle_timeout=idle_timeout_s,
     )
 
 
@@ -97,7 +99,12 @@ def create_app(gateway: Gateway) -> Quart:
     app = Quart("mana-mcp")
     app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024
     stateless = settings.legacy_sessions == "stateless"
-    manager = new_manager(build_mcp_server(gateway.tools, gateway.version), stateless=stateless)
+    # The SDK reaps idle sessions after the owner map's timeout, so the two cannot disagree.
+    manager = new_manager(
+        build_mcp_server(gateway.tools, gateway.version),
+        stateless=stateless,
+        idle_timeout_s=gateway.owners.idle_timeout_s,
+    )
     cors = CorsPolicy(settings.allowed_origins)
     endpoint = McpEndpoint(
         manager=manager,
@@ -196,7 +203,7 @@ async def _run_hook(hook: Hook) -> None:
 
 async def _sweep(owners: SessionOwners) -> None:
     while True:
-        await asyncio.sleep(SWEEP_INTERVAL_S)
+        await asyncio.sleep(owners.sweep_interval_s)
         removed = owners.sweep()
         if removed:
             log.info("swept idle sessions", extra={"removed": removed, "open": len(owners)})

@@ -39,11 +39,14 @@ class SessionOwners:
         per_user_cap: int = PER_USER_CAP,
         total_cap: int = TOTAL_CAP,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
+        sweep_interval_s: float = SWEEP_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.per_user_cap = per_user_cap
         self.total_cap = total_cap
         self.idle_timeout_s = idle_timeout_s
+        self.sweep_interval_s = sweep_interval_s
+        """How often the app sweeps; the SDK reaps its own sessions after ``idle_timeout_s`` too."""
         self._clock = clock
         self._entries: dict[str, SessionEntry] = {}
         self._per_user: dict[str, int] = {}
