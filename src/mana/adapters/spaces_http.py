@@ -15,9 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from mana.adapters.http_client import TOTAL_TIMEOUT_S, TransportFailure, join_url, send_timed
+from mana.adapters.http_client import TOTAL_TIMEOUT_S, TransportFailure, UpstreamClient, join_url, send_timed
 from mana.application.errors import SpacesUnavailable
 from mana.application.ports import Caller, UpstreamObserver
 from mana.domain.spaces import Space, space_type
@@ -30,7 +28,7 @@ APP_ID = "mana-mcp"
 
 
 async def _get_json(
-    client: httpx.AsyncClient, url: str, headers: dict[str, str], observer: UpstreamObserver, timeout_s: float
+    client: UpstreamClient, url: str, headers: dict[str, str], observer: UpstreamObserver, timeout_s: float
 ) -> Any:
     request = client.build_request("GET", url, headers=headers)
     try:
@@ -54,7 +52,7 @@ class ServiceKeySpaceDirectory:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: UpstreamClient,
         auth_url: str,
         service_key: str,
         observer: UpstreamObserver,
@@ -95,7 +93,7 @@ class BearerSpaceDirectory:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: UpstreamClient,
         auth_url: str,
         observer: UpstreamObserver,
         *,

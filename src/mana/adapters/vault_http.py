@@ -14,9 +14,7 @@ import logging
 import re
 from typing import Any
 
-import httpx
-
-from mana.adapters.http_client import TOTAL_TIMEOUT_S, TransportFailure, join_url, send_timed
+from mana.adapters.http_client import TOTAL_TIMEOUT_S, TransportFailure, UpstreamClient, join_url, send_timed
 from mana.application.errors import AuthUnauthorized, KeyUnavailable, VaultNotInitialised, ZeroKnowledge
 from mana.application.ports import Caller, MasterKey, UpstreamObserver
 
@@ -55,7 +53,7 @@ class HttpKeyVault:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: UpstreamClient,
         auth_url: str,
         observer: UpstreamObserver,
         *,

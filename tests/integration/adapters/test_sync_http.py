@@ -102,7 +102,7 @@ async def test_a_pull_sends_the_reader_id_and_url_encodes_the_cursor(change_log,
     assert request.client_id == "mana-mcp-reader"
 
 
-async def test_own_pushes_are_visible_to_the_next_read(change_log, sync, alice, client, sync_url):
+async def test_own_pushes_are_visible_to_the_next_read(change_log, sync, alice, raw_http, sync_url):
     reader = IncrementalReader(change_log, clock=SystemClock())
     assert titles(await reader.read(alice, "habits", "habits")) == {}
     await change_log.push(alice, "habits", insert("h1", "Walk"), now_text())
@@ -110,7 +110,7 @@ async def test_own_pushes_are_visible_to_the_next_read(change_log, sync, alice, 
     await change_log.push(alice, "habits", update("h1", title="Evening walk"), now_text())
     assert titles(await reader.read(alice, "habits", "habits")) == {"h1": "Evening walk"}
     # Why the reader id differs: a pull with the writer's id never sees the gateway's own rows.
-    echo = await client.get(
+    echo = await raw_http.get(
         f"{sync_url}/sync/habits/pull",
         params={"collection": "habits", "since": EPOCH_CURSOR},
         headers={"Authorization": f"Bearer {alice.token}", "X-Client-Id": "mana-mcp"},
@@ -153,9 +153,9 @@ async def test_401_and_402_map_to_their_own_errors_for_reads_and_writes(
     assert len(sync.requests) == 2  # never retried
 
 
-async def test_the_402_body_is_the_exact_one_of_mana_sync(client, sync, sync_url, alice):
+async def test_the_402_body_is_the_exact_one_of_mana_sync(raw_http, sync, sync_url, alice):
     sync.inactive_users.add("u_alice")
-    answer = await client.get(
+    answer = await raw_http.get(
         f"{sync_url}/sync/habits/pull",
         params={"collection": "habits", "since": EPOCH_CURSOR},
         headers={"Authorization": f"Bearer {alice.token}"},
@@ -272,10 +272,12 @@ async def test_an_unconfirmed_attempt_followed_by_a_refusal_still_may_have_been_
     assert sync.rows_stored == 1
 
 
-async def test_a_null_field_change_kills_the_request_without_an_http_response(client, sync_url, sync, alice):
+async def test_a_null_field_change_kills_the_request_without_an_http_response(
+    raw_http, sync_url, sync, alice
+):
     body = {"changes": [{"table": "habits", "id": "h1", "op": "update", "fields": {"title": None}}]}
     with pytest.raises(httpx.RemoteProtocolError):
-        await client.post(
+        await raw_http.post(
             f"{sync_url}/sync/habits",
             json=body,
             headers={"Authorization": f"Bearer {alice.token}", "X-Client-Id": "mana-mcp"},
@@ -384,14 +386,14 @@ async def test_invalid_changes_are_counted_and_skipped(change_log, sync, alice):
     assert len(page.invalid_event_ids) == 1
 
 
-async def test_the_drop_switch_closes_the_socket_without_any_response(client, sync_url, sync, alice):
+async def test_the_drop_switch_closes_the_socket_without_any_response(raw_http, sync_url, sync, alice):
     sync.fail("drop", op="pull")
     with pytest.raises(httpx.RemoteProtocolError):
-        await client.get(
+        await raw_http.get(
             f"{sync_url}/sync/habits/pull",
             params={"collection": "habits", "since": EPOCH_CURSOR},
             headers={"Authorization": f"Bearer {alice.token}"},
         )
     # the server keeps serving afterwards
-    answer = await client.get(f"{sync_url}/health")
+    answer = await raw_http.get(f"{sync_url}/health")
     assert answer.json()["service"] == "mana-sync"
