@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-slow lint fmt bench tools clean
+.PHONY: run test test-slow test-load lint fmt bench tools clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 ## Long suites (load, soak) that stay out of the default run.
 test-slow: $(STAMP)
 	@$(BIN)/python -m pytest -q -m slow
+
+## The load test alone (50 clients of 10 users for 60 s), printing its numbers (LOAD_SECONDS=… to shorten).
+test-load: $(STAMP)
+	@$(BIN)/python -m pytest -q -s -m slow tests/load
 
 lint: $(STAMP)
 	@$(BIN)/ruff check src tests bench
