@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -60,8 +61,10 @@ def driver() -> Iterator[Driver]:
     d.close()
 
 
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
+"""Per tool and property; CI runs differ by seed. ``FUZZ_EXAMPLES=2000`` for a deep run."""
 FUZZ = settings(
-    max_examples=60,
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.integration.gateway.support import ALICE_HOME, MODERN_META, RunningGateway, gateway, rpc
 from tests.integration.security.fuzz import JSON, broken, valid_object
-from tests.integration.security.test_schema_fuzz import NEEDS_ID, SEEDED, TOOLS
+from tests.integration.security.test_schema_fuzz import EXAMPLES, NEEDS_ID, SEEDED, TOOLS
 
 from mana.application.catalog import Catalog
 
@@ -79,7 +79,7 @@ def served(
 
 SCHEMAS = {t.name: dict(t.input_schema) for t in Catalog().published}
 OVER_HTTP = settings(
-    max_examples=20,
+    max_examples=max(1, EXAMPLES // 4),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
