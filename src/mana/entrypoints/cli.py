@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -213,6 +214,7 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err
 async def _serve(container: Container, sock: socket.socket) -> None:
     app = container.app()
     lifecycle = container.lifecycle()
+    settle_heap()
     stop = asyncio.Event()
 
     def request_stop() -> None:
@@ -279,6 +281,16 @@ def _serve_workers(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 1 if failed else 0
+
+
+def settle_heap() -> None:
+    """Move everything built so far (imported modules, the app) out of the collector's sight.
+
+    A full collection otherwise walks some 200,000 start-up objects that never die; during a cold
+    read of a long history that happened a few times per read (~0.2 s of a 100k-change read).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class ServeError(Exception):

@@ -137,3 +137,15 @@ def test_an_unusable_data_directory_is_one_line_with_status_1(tmp_path: Path) ->
     assert out == ""
     assert err.startswith(f"mana-mcp: cannot use the local data directory {blocker}: ")
     assert err.count("\n") == 1
+
+
+def test_serving_settles_the_start_up_heap_out_of_the_collectors_sight() -> None:
+    import gc
+
+    from mana.entrypoints.cli import settle_heap
+
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > 10_000  # the imported modules and everything built at start
+    finally:
+        gc.unfreeze()
