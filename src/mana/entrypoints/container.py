@@ -347,4 +347,10 @@ def startup_warnings(settings: Settings, catalog: Catalog) -> list[str]:
             "caller's token, which the stock mana-auth refuses (every /mcp request then gets 503); "
             "set MANA_SERVICE_KEY or MANA_SPACE_CHECK=off"
         )
+    if settings.mode == "remote" and not settings.space_check:
+        warnings.append(
+            "MANA_SPACE_CHECK=off: X-Mana-Space is trusted as sent, and mana-sync does not check "
+            "writes, so any caller can write into any space whose id they know; use it only when "
+            "something in front of the gateway checks the space (docs/security.md)"
+        )
     return warnings
