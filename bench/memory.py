@@ -1,0 +1,68 @@
+"""Section 4: resident memory of one gateway worker (from /proc/<pid>/status).
+
+Idle: after start and one call. Per open legacy session: 1,000 sessions (10 users x 100, the
+per-user cap) opened and left idle. Per cached user: 1,000 users each making one ``todo.list``
+(token, master key, spaces and an incremental-reader entry cached for each).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import attrs
+
+from bench.loadgen import Connection, call_once, open_legacy_session
+from bench.procs import Server
+from bench.stack import Identity, Standins
+
+SESSION_USERS = 10
+SESSIONS_PER_USER = 100
+CACHED_USERS = 1000
+
+
+@attrs.frozen
+class MemoryRow:
+    idle_mib: float
+    per_session_kib: float
+    per_user_kib: float
+    after_mib: float
+
+
+async def _open_sessions(server: Server, users: list[Identity]) -> list[Connection]:
+    conns: list[Connection] = []
+    for who in users:
+        target = who.target(server.port)
+        conn = await Connection.open(target)
+        conns.append(conn)
+        for _ in range(SESSIONS_PER_USER):
+            await open_legacy_session(conn, target)
+    return conns
+
+
+async def _cache_users(server: Server, users: list[Identity]) -> None:
+    for who in users:
+        await call_once(who.target(server.port), "modern", "todo_list", {})
+
+
+def run_memory(server: Server, stand: Standins) -> MemoryRow:
+    session_users = stand.users("u_sess_", SESSION_USERS)
+    cached = stand.users("u_mem_", CACHED_USERS)
+    asyncio.run(call_once(session_users[0].target(server.port), "modern", "todo_list", {}))
+    idle = server.rss()
+
+    async def sessions() -> float:
+        conns = await _open_sessions(server, session_users)
+        after = server.rss()
+        for conn in conns:
+            await conn.close()
+        return after
+
+    with_sessions = asyncio.run(sessions())
+    asyncio.run(_cache_users(server, cached))
+    with_users = server.rss()
+    return MemoryRow(
+        idle_mib=idle,
+        per_session_kib=(with_sessions - idle) * 1024 / (SESSION_USERS * SESSIONS_PER_USER),
+        per_user_kib=(with_users - with_sessions) * 1024 / CACHED_USERS,
+        after_mib=with_users,
+    )
