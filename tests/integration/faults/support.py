@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 from dependency_injector import providers
 from mcp import Client
-from tests.integration.security.support import RemoteStack, remote_stack
+from tests.integration.security.support import RemoteStack, captured_logs, no_stack_traces, remote_stack
 
 from mana.adapters.crypto import AesGcmFieldCipher
 from mana.adapters.key_cache import CachingKeyVault
@@ -49,8 +49,15 @@ def short_timeouts(container: Container) -> None:
 
 @contextlib.asynccontextmanager
 async def fault_stack(tmp_path: Path, env: Mapping[str, str] | None = None) -> AsyncIterator[RemoteStack]:
-    async with remote_stack(tmp_path, env, configure=short_timeouts) as stack:
-        yield stack
+    """The stack for one fault test; when the test is done, the gateway must still be alive and
+    must not have logged a stack trace for any of the faults."""
+    with captured_logs() as logs:
+        async with remote_stack(tmp_path, env, configure=short_timeouts) as stack:
+            yield stack
+            async with stack.gw.http() as http:
+                health = await http.get("/health")
+    assert health.status_code == 200
+    assert no_stack_traces(logs.lines) == []
 
 
 @attrs.define

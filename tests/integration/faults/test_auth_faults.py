@@ -31,22 +31,23 @@ async def test_jwks_down_at_startup_is_503_then_recovers_by_itself(tmp_path: Pat
     auth = remote_auth()
     auth.jwks_status = 503
     sync = FakeManaSync(auth.jwks, auth.memberships)
-    async with serve(auth.app) as auth_url, serve(sync.app) as sync_url:
-        env = {
-            "MANA_AUTH_URL": auth_url,
-            "MANA_SYNC_URL": sync_url,
-            "MANA_SERVICE_KEY": DEFAULT_SERVICE_KEY,
-            "JWT_ISSUER": auth.issuer,
-            "HOST": "127.0.0.1",
-        }
-        async with gateway(tmp_path, env, profile="remote") as gw, gw.http() as http:
-            headers = {"Authorization": f"Bearer {auth.mint(ALICE)}", "X-Mana-Space": ALICE_HOME,
-                       "Accept": "application/json, text/event-stream"}  # fmt: skip
-            down = await http.post("/mcp", json=initialize(), headers=headers)
-            ready_down = await http.get("/ready")
-            auth.jwks_status = None
-            await asyncio.sleep(1.1)  # fetch attempts without any key are at most one per second
-            up = await http.post("/mcp", json=initialize(), headers=headers)
+    with captured_logs() as logs:
+        async with serve(auth.app) as auth_url, serve(sync.app) as sync_url:
+            env = {
+                "MANA_AUTH_URL": auth_url,
+                "MANA_SYNC_URL": sync_url,
+                "MANA_SERVICE_KEY": DEFAULT_SERVICE_KEY,
+                "JWT_ISSUER": auth.issuer,
+                "HOST": "127.0.0.1",
+            }
+            async with gateway(tmp_path, env, profile="remote") as gw, gw.http() as http:
+                headers = {"Authorization": f"Bearer {auth.mint(ALICE)}", "X-Mana-Space": ALICE_HOME,
+                           "Accept": "application/json, text/event-stream"}  # fmt: skip
+                down = await http.post("/mcp", json=initialize(), headers=headers)
+                ready_down = await http.get("/ready")
+                auth.jwks_status = None
+                await asyncio.sleep(1.1)  # fetch attempts without any key are at most one per second
+                up = await http.post("/mcp", json=initialize(), headers=headers)
     assert down.status_code == 503
     assert down.json() == {"error": "Token verification is temporarily unavailable"}
     assert down.headers["retry-after"] == "5"
@@ -54,6 +55,7 @@ async def test_jwks_down_at_startup_is_503_then_recovers_by_itself(tmp_path: Pat
     assert ready_down.status_code == 503
     assert ready_down.json()["checks"]["jwks"] == {"status": "fail", "error": "HTTP 503"}
     assert up.status_code == 200  # nobody restarted anything
+    assert no_stack_traces(logs.lines) == []
 
 
 async def test_jwks_down_later_keeps_known_keys_working(tmp_path: Path) -> None:
@@ -136,6 +138,7 @@ async def test_mana_auth_gone_after_start(tmp_path: Path) -> None:
     auth = remote_auth()
     sync = FakeManaSync(auth.jwks, auth.memberships)
     async with contextlib.AsyncExitStack() as stack:
+        logs = stack.enter_context(captured_logs())
         sync_url = await stack.enter_async_context(serve(sync.app))
         auth_server = serve(auth.app)
         auth_url = await auth_server.__aenter__()
@@ -162,3 +165,4 @@ async def test_mana_auth_gone_after_start(tmp_path: Path) -> None:
     assert spaces.is_error is False  # answered from the membership cache
     assert sync.store.rows("notes") == []
     assert ready.status_code == 200  # keys younger than 10 min are enough; mana-sync answers
+    assert no_stack_traces(logs.lines) == []
