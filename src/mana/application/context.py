@@ -23,11 +23,12 @@ class ToolContext:
     request_id: str
     tool_name: str
     """The exposed name the client called (for messages)."""
+    now_text: str = attrs.field(init=False, eq=False)
+    """``now`` in the written form, formatted once (a write stamps it three or four times)."""
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "now_text", format_instant(self.now))
 
     @property
     def user_id(self) -> str:
         return self.caller.user_id
-
-    @property
-    def now_text(self) -> str:
-        return format_instant(self.now)

@@ -7,6 +7,7 @@ from a later REST entrypoint.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -127,13 +128,25 @@ class CatalogToolService:
             caller=invocation.caller,
             space_id=invocation.space_id,
             now=truncate_to_ms(self._clock.now()),
-            actor=Actor("system", "system:mcp", actor_display_name(invocation.client_name)),
+            actor=agent_actor(invocation.client_name),
             request_id=invocation.request_id,
             tool_name=name,
         )
         output = await self._use_cases[spec.name](ctx, args)
         structured = to_wire(output)
         return ToolResult(text=encode_result(structured), structured=structured)
+
+
+@functools.lru_cache(maxsize=1024)
+def _agent_actor(client_name: str | None) -> Actor:
+    return Actor("system", "system:mcp", actor_display_name(client_name))
+
+
+def agent_actor(client_name: str | None) -> Actor:
+    """The actor of every change a call writes (D2); one immutable value per client name."""
+    if client_name is None or (isinstance(client_name, str) and len(client_name) <= 256):
+        return _agent_actor(client_name)
+    return Actor("system", "system:mcp", actor_display_name(client_name))
 
 
 def describe_failure(failure: UpstreamFailure, spec: ToolSpec, name: str, request_id: str) -> ToolError:

@@ -5,6 +5,7 @@ Each rule copies what the web app does, so that records written over MCP read th
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
@@ -39,10 +40,21 @@ def clean_client_name(name: object) -> str | None:
 
     Whitespace (tabs and line breaks included) collapses to single spaces before other control
     characters and lone surrogates are removed, so ``"Claude\\tCode"`` stays two words. Lone
-    surrogates go too because they cannot be encoded into the push body.
+    surrogates go too because they cannot be encoded into the push body. Names of ordinary length
+    are cached: a gateway sees a handful of client names, and every tool call (and its audit
+    line) asks; a long one (a client may send anything) is cleaned each time, never kept.
     """
     if not isinstance(name, str):
         return None
+    if len(name) <= _CACHED_NAME_MAX:
+        return _cached_clean(name)
+    return _clean(name)
+
+
+_CACHED_NAME_MAX = 256
+
+
+def _clean(name: str) -> str | None:
     kept = []
     for ch in name:
         if ch.isspace():
@@ -52,6 +64,9 @@ def clean_client_name(name: object) -> str | None:
     cleaned = " ".join("".join(kept).split())
     cleaned = cleaned[:CLIENT_NAME_MAX].rstrip()
     return cleaned or None
+
+
+_cached_clean = functools.lru_cache(maxsize=1024)(_clean)
 
 
 def actor_display_name(client_name: object) -> str:

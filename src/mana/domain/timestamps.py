@@ -10,6 +10,7 @@ earlier than every real time.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -95,8 +96,12 @@ def instant_to_datetime(instant: Instant) -> datetime:
     return _EPOCH + timedelta(microseconds=instant)
 
 
+@functools.lru_cache(maxsize=8192)
 def format_micros(instant: Instant) -> str:
-    """An instant in the written form (sub-millisecond digits are truncated)."""
+    """An instant in the written form (sub-millisecond digits are truncated).
+
+    Cached: every list formats each returned record's times again, and they rarely change.
+    """
     return format_instant(instant_to_datetime(instant))
 
 
@@ -104,6 +109,12 @@ def normalise_timestamp(value: object) -> str | None:
     """A stored timestamp in the output form: ISO 8601 date-times and bare dates; else None."""
     if not isinstance(value, str):
         return None
+    if len(value) <= 40:
+        return _normalise_cached(value)
+    return _normalise(value)
+
+
+def _normalise(value: str) -> str | None:
     instant = parse_instant(value)
     if instant is not None:
         return format_micros(instant)
@@ -115,3 +126,7 @@ def normalise_timestamp(value: object) -> str | None:
     except ValueError:
         return None
     return f"{day.isoformat()}T00:00:00.000Z"
+
+
+_normalise_cached = functools.lru_cache(maxsize=8192)(_normalise)
+"""Lists normalise every returned record's stored times on every call; short strings only."""

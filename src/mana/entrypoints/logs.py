@@ -27,14 +27,29 @@ _STANDARD_ATTRS = frozenset(
 )
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+"""Built once: ``json.dumps`` with non-default arguments builds a new encoder for every line."""
+
+
 class JsonFormatter(logging.Formatter):
     """One compact JSON object per record: time, level, request id, event, then the ``extra`` fields."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._second_text = ""
+
+    def _time(self, created: float) -> str:
+        """``YYYY-MM-DDTHH:MM:SS.mmmZ``; the part up to the second is formatted once per second."""
+        second = int(created)
+        if second != self._second:
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._second_text}.{int(created % 1 * 1000):03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
-        created = record.created
         line: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-            + f".{int(created % 1 * 1000):03d}Z",
+            "time": self._time(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
         }
@@ -47,7 +62,7 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str)
+        return _encode(line)
 
 
 def configure_logging(level: str, stream: TextIO | None = None) -> None:

@@ -8,6 +8,7 @@ the SDK validates and serialises them once, and the text block is the core's JSO
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -122,6 +123,29 @@ class McpHandlers:
         return result_payload(result)
 
 
+_NO_HEADER_PARAMS: Mapping[str, Any] = {"type": "object"}
+
+
+def header_schema_lookup(tools: ToolService) -> Any:
+    """What the SDK is given as ``get_tool_input_schema``: it only reads it to check ``Mcp-Param-*``
+    headers against properties annotated ``x-mcp-header`` (modern era), walking the whole schema
+    on every call. For a tool that annotates none, a bare object schema gives the same verdict
+    (nothing to check) without the walk; a tool that does annotate one gets its real schema."""
+    annotated = {
+        tool.name: tool.input_schema
+        for tool in tools.published_tools()
+        if "x-mcp-header" in json.dumps(tool.input_schema)
+    }
+
+    def lookup(name: str) -> Mapping[str, Any] | None:
+        schema = annotated.get(name)
+        if schema is not None:
+            return schema
+        return _NO_HEADER_PARAMS if tools.input_schema(name) is not None else None
+
+    return lookup
+
+
 def build_mcp_server(tools: ToolService, version: str) -> Server[Any]:
     """The shared server: tools only, no middleware (the OpenTelemetry default costs ~20 µs a call)."""
     handlers = McpHandlers(tools)
@@ -131,7 +155,7 @@ def build_mcp_server(tools: ToolService, version: str) -> Server[Any]:
         version=version,
         title=SERVER_TITLE,
         instructions=instructions(spaces),
-        get_tool_input_schema=tools.input_schema,
+        get_tool_input_schema=header_schema_lookup(tools),
         on_list_tools=handlers.list_tools,  # type: ignore[arg-type]
         on_call_tool=handlers.call_tool,
     )
