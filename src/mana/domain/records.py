@@ -243,6 +243,21 @@ def task_is_completed(values: Mapping[str, Any]) -> bool:
     return values.get("isCompleted") is True
 
 
+def habit_is_active(values: Mapping[str, Any]) -> bool:
+    """Not archived: what ``habits.list`` shows by default (a live-view filter)."""
+    return values.get("isArchived") is not True
+
+
+def note_is_active(values: Mapping[str, Any]) -> bool:
+    """Not archived: what ``notes.search`` looks through by default (a live-view filter)."""
+    return values.get("isArchived") is not True
+
+
+def task_is_open(values: Mapping[str, Any]) -> bool:
+    """Not completed: what ``todo.list`` shows by default (a live-view filter)."""
+    return values.get("isCompleted") is not True
+
+
 def habit_sort_key(record_id: str, values: Mapping[str, Any]) -> tuple[int, str]:
     """``habits.list`` order: ``order`` ascending (default 0), then id (tools.md §2.2)."""
     return (_order_value(values.get("order")), record_id)

@@ -10,7 +10,7 @@ exactly where a replay of the concatenated log would (the incremental pull cache
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from mana.domain.changes import Change
@@ -86,16 +86,51 @@ class RecordState:
         return not (self.values.get("visibility") == "private" and self.author_id != user_id)
 
 
-class CollectionState:
-    """Replay state of one collection: live records, kept-aside fields, seen event ids."""
+Keep = Callable[[Mapping[str, Any]], bool]
+"""A filter on a record's values (``task_is_open``, ...) that a live view applies on top of
+visibility; a module-level function, so that views can be found again by it."""
 
-    __slots__ = ("_aside", "_seen", "invalid", "records")
+MAX_VIEWS = 16
+JOURNAL_MIN = 4096
+
+
+class _LiveView:
+    """The records one caller sees in one space (and that ``keep`` keeps), kept up to date from the
+    state's journal: a read after a few new changes re-checks those records only."""
+
+    __slots__ = ("keep", "offset", "records", "space_id", "user_id")
+
+    def __init__(self, user_id: str, space_id: str, keep: Keep | None) -> None:
+        self.user_id = user_id
+        self.space_id = space_id
+        self.keep = keep
+        self.records: dict[str, RecordState] = {}
+        self.offset = 0
+
+    def admits(self, record: RecordState) -> bool:
+        return record.visible_to(self.user_id, self.space_id) and (
+            self.keep is None or self.keep(record.values)
+        )
+
+
+class CollectionState:
+    """Replay state of one collection: live records, kept-aside fields, seen event ids.
+
+    Every applied change also appends its record id to a journal, so that live views (the
+    records one caller sees in one space) follow the state in O(new changes) instead of a pass
+    over every record on every read.
+    """
+
+    __slots__ = ("_aside", "_journal", "_journal_base", "_seen", "_views", "invalid", "records")
 
     def __init__(self) -> None:
         self.records: dict[str, RecordState] = {}
         self._aside: dict[str, list[tuple[str, Any, int]]] = {}
         self._seen: set[str] = set()
         self.invalid = 0
+        self._journal: list[str] = []
+        self._journal_base = 0
+        self._views: dict[tuple[str, str, Keep | None], _LiveView] = {}
 
     def __len__(self) -> int:
         return len(self.records)
@@ -106,6 +141,7 @@ class CollectionState:
     def apply_all(self, changes: Iterable[Change]) -> None:
         for change in changes:
             self.apply(change)
+        self._compact_journal()
 
     def apply(self, change: Change) -> None:
         """Replay one change in server order; an event id seen before is skipped."""
@@ -114,6 +150,7 @@ class CollectionState:
             if event_id in self._seen:
                 return
             self._seen.add(event_id)
+        self._journal.append(change.record_id)
         op = change.op
         if op == "insert":
             self._insert(change)
@@ -170,6 +207,38 @@ class CollectionState:
         for record in self.records.values():
             if record.visible_to(user_id, space_id):
                 yield record
+
+    def live(self, user_id: str, space_id: str, keep: Keep | None = None) -> Mapping[str, RecordState]:
+        """What :meth:`visible` yields (and ``keep`` keeps), by record id, from a view kept up to
+        date incrementally. Read-only, and valid until the state is fed more changes."""
+        key = (user_id, space_id, keep)
+        view = self._views.get(key)
+        if view is None or view.offset < self._journal_base:
+            view = _LiveView(user_id, space_id, keep)
+            view.records = {rid: r for rid, r in self.records.items() if view.admits(r)}
+            if key not in self._views and len(self._views) >= MAX_VIEWS:
+                del self._views[next(iter(self._views))]
+            self._views[key] = view
+        else:
+            records = self.records
+            kept = view.records
+            for record_id in self._journal[view.offset - self._journal_base :]:
+                record = records.get(record_id)
+                if record is not None and view.admits(record):
+                    kept[record_id] = record
+                else:
+                    kept.pop(record_id, None)
+        view.offset = self._journal_base + len(self._journal)
+        self._compact_journal()
+        return view.records
+
+    def _compact_journal(self) -> None:
+        """Keep the journal at most about twice as long as there are records: past that it is
+        dropped, and a view that had not caught up rebuilds once (O(records), amortised over at
+        least as many changes), so a long-lived state never grows it without bound."""
+        if len(self._journal) > max(JOURNAL_MIN, 2 * len(self.records)):
+            self._journal_base += len(self._journal)
+            self._journal.clear()
 
 
 def replay(changes: Iterable[Change]) -> CollectionState:

@@ -12,7 +12,7 @@ from mana.application.ports import ChangeLog, CollectionReader, IdSource
 from mana.application.schema import UNSET
 from mana.application.usecases.records import count_live, find_live, live_records, project
 from mana.application.usecases.writes import insert_change, push, update_change
-from mana.domain.records import Habit, habit_is_archived, habit_sort_key, normalise_habit
+from mana.domain.records import Habit, habit_is_active, habit_sort_key, normalise_habit
 from mana.domain.registry import HABITS
 
 _UPDATABLE: tuple[tuple[str, str], ...] = (
@@ -76,9 +76,9 @@ class ListHabits:
         self._reader = reader
 
     async def __call__(self, ctx: ToolContext, args: HabitsList) -> HabitsListed:
-        records = await live_records(self._reader, ctx, HABITS)
-        if not args.include_archived:
-            records = [r for r in records if not habit_is_archived(r.values)]
+        records = await live_records(
+            self._reader, ctx, HABITS, None if args.include_archived else habit_is_active
+        )
         records.sort(key=lambda r: habit_sort_key(r.record_id, r.values))
         habits, warnings = project(records, normalise_habit)
         return HabitsListed(habits, warnings)

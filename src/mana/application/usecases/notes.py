@@ -12,7 +12,7 @@ from mana.application.outputs import NoteCreated, NotesFound
 from mana.application.ports import ChangeLog, CollectionReader, FieldCipher, IdSource
 from mana.application.usecases.records import Keys, live_records, project
 from mana.application.usecases.writes import insert_change, push
-from mana.domain.records import Note, normalise_note, note_is_archived
+from mana.domain.records import Note, normalise_note, note_is_active
 from mana.domain.registry import NOTES
 from mana.domain.replay import UNKNOWN_TIME, RecordState
 
@@ -75,9 +75,9 @@ class SearchNotes:
 
     async def __call__(self, ctx: ToolContext, args: NotesSearch) -> NotesFound:
         cipher = await self._keys.cipher(ctx)
-        records = await live_records(self._reader, ctx, NOTES)
-        if not args.include_archived:
-            records = [r for r in records if not note_is_archived(r.values)]
+        records = await live_records(
+            self._reader, ctx, NOTES, None if args.include_archived else note_is_active
+        )
         query = args.query.strip().lower()
         if query:
             records.sort(key=newest_first)

@@ -15,7 +15,7 @@ from mana.application.errors import DecryptFailed
 from mana.application.ports import CipherFactory, CollectionReader, FieldCipher, KeyVault
 from mana.domain.records import RecordWarning
 from mana.domain.registry import Collection
-from mana.domain.replay import RecordState
+from mana.domain.replay import Keep, RecordState
 
 E = TypeVar("E")
 Normaliser = Callable[..., tuple[E, list[RecordWarning]]]
@@ -34,21 +34,22 @@ class Keys:
 
 
 async def live_records(
-    reader: CollectionReader, ctx: ToolContext, collection: Collection
+    reader: CollectionReader, ctx: ToolContext, collection: Collection, keep: Keep | None = None
 ) -> list[RecordState]:
-    """The live records of the active space (mana-sync.md §10.3 steps 1-3), in no particular order.
+    """The live records of the active space (mana-sync.md §10.3 steps 1-3) that ``keep`` keeps, in
+    no particular order. From the state's incremental live view: O(changes since the last read),
+    not a pass over a long history's every record.
 
     Collected into a list at once: the reader's state is shared and may advance on a later read.
     """
     state = await reader.read(ctx.caller, collection.app_id, collection.name)
-    return list(state.visible(ctx.user_id, ctx.space_id))
+    return list(state.live(ctx.user_id, ctx.space_id, keep).values())
 
 
 async def count_live(reader: CollectionReader, ctx: ToolContext, collection: Collection) -> int:
     """The ``order`` of a new record (D14): live records of the active space, archived or done included."""
     state = await reader.read(ctx.caller, collection.app_id, collection.name)
-    user, space = ctx.user_id, ctx.space_id
-    return sum(1 for record in state.records.values() if record.visible_to(user, space))
+    return len(state.live(ctx.user_id, ctx.space_id))
 
 
 async def find_live(

@@ -14,7 +14,7 @@ from mana.application.ports import ChangeLog, CollectionReader, IdSource
 from mana.application.schema import UNSET
 from mana.application.usecases.records import Keys, count_live, find_live, live_records, project
 from mana.application.usecases.writes import insert_change, push, update_change
-from mana.domain.records import Task, normalise_task, task_is_completed, task_sort_key
+from mana.domain.records import Task, normalise_task, task_is_completed, task_is_open, task_sort_key
 from mana.domain.registry import TASKS
 from mana.domain.text import parse_due_date
 
@@ -80,9 +80,9 @@ class ListTasks:
 
     async def __call__(self, ctx: ToolContext, args: TodoList) -> TasksListed:
         cipher = await self._keys.cipher(ctx)
-        records = await live_records(self._reader, ctx, TASKS)
-        if not args.include_completed:
-            records = [r for r in records if not task_is_completed(r.values)]
+        records = await live_records(
+            self._reader, ctx, TASKS, None if args.include_completed else task_is_open
+        )
         chosen = heapq.nsmallest(args.limit, records, key=lambda r: task_sort_key(r.record_id, r.values))
         tasks, warnings = project(chosen, normalise_task, encrypted=TASKS.encrypted_fields, cipher=cipher)
         return TasksListed(tasks, warnings)
