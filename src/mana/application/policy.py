@@ -71,12 +71,15 @@ class PolicyGate:
         self._monotonic = monotonic
         self._observer = observer
         self._calls: dict[tuple[str, str], deque[float]] = {}
+        self._next_sweep = monotonic() + WINDOW_S
 
     def check(self, spec: ToolSpec, exposed_name: str, user_id: str, arguments: Any) -> Decision | None:
         """Raises the deny as a ToolError in enforce mode; returns the decision otherwise (None when off)."""
         if self._mode == "off":
             return None
         now = self._monotonic()
+        if now >= self._next_sweep:
+            self._sweep(now)
         denial = self._denial(spec, exposed_name, user_id, now)
         if denial is not None:
             reason, error = denial
@@ -127,6 +130,17 @@ class PolicyGate:
         if not window:
             del self._calls[(user_id, spec.name)]
         return window
+
+    def _sweep(self, now: float) -> None:
+        """Forget the windows of users who stopped calling, so memory follows active users only."""
+        expired = [key for key, window in self._calls.items() if not window or window[-1] <= now - WINDOW_S]
+        for key in expired:
+            del self._calls[key]
+        self._next_sweep = now + WINDOW_S
+
+    @property
+    def tracked_windows(self) -> int:
+        return len(self._calls)
 
     def _record(self, spec: ToolSpec, user_id: str, now: float) -> None:
         if self._limit > 0:

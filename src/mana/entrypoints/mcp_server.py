@@ -37,6 +37,14 @@ def instructions(spaces_tool: str | None) -> str:
     return text
 
 
+MAX_SHOWN_NAME = 128
+"""MCP tool names are at most 128 characters; a longer unknown name is cut before it is echoed."""
+
+
+def shown_name(name: str) -> str:
+    return name if len(name) <= MAX_SHOWN_NAME else name[:MAX_SHOWN_NAME] + "…"
+
+
 def tool_entry(tool: PublishedTool) -> dict[str, Any]:
     """One ``tools/list`` entry in wire form (tools.md §1.3)."""
     return {
@@ -116,7 +124,7 @@ class McpHandlers:
         try:
             result = await self._tools.call(name, params.arguments, invocation)
         except UnknownTool:
-            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {name}") from None
+            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {shown_name(name)}") from None
         except Exception:
             log.exception("tool call raised", extra={"tool_name": name[:128]})
             return internal_error_payload(name, request.request_id)
