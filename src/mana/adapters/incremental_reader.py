@@ -9,16 +9,19 @@ up on the next read because reads pull with a client id that differs from the wr
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC
 
 import attrs
 
-from mana.application.ports import Caller, ChangeLog, Clock
+from mana.application.ports import Caller, ChangeLog, Clock, PullPage
 from mana.application.reading import pull_into
 from mana.domain.replay import CollectionState
 from mana.domain.timestamps import EPOCH_CURSOR, instant_to_datetime, parse_instant
 
+_NEWEST = 2**63
 OVERLAP_S = 10.0
 MAX_AGE_S = 600.0
 MAX_USERS = 10_000
@@ -47,6 +50,21 @@ class _Entry:
     cursor: str | None = None
     live: bool = True
     lock: asyncio.Lock = attrs.Factory(asyncio.Lock)
+    recent: list[tuple[int, frozenset[str]]] = attrs.Factory(list)
+    """(page cursor as an instant, event ids of that page) for the pages a resumed read may still
+    send again; ids of older pages are forgotten (see :meth:`IncrementalReader._forget`)."""
+
+
+def _page_ids(into: list[tuple[int, frozenset[str]]]) -> Callable[[PullPage], None]:
+    """Notes each page's cursor and event ids as it is applied (not the page: its changes go)."""
+
+    def note(page: PullPage) -> None:
+        instant = parse_instant(page.synced_until)
+        ids = frozenset(c.event_id for c in page.changes if c.event_id is not None)
+        # An unparseable cursor counts as the newest: its ids are never forgotten early.
+        into.append((_NEWEST if instant is None else instant, ids))
+
+    return note
 
 
 class IncrementalReader:
@@ -84,13 +102,35 @@ class IncrementalReader:
                 if not entry.live:
                     continue  # dropped while we waited (error, age, membership change): start over
                 since = EPOCH_CURSOR if entry.cursor is None else resume_cursor(entry.cursor, self._overlap)
+                pages: list[tuple[int, frozenset[str]]] = []
                 try:
-                    entry.cursor = await pull_into(self._log, caller, app_id, collection, entry.state, since)
+                    entry.cursor = await pull_into(
+                        self._log, caller, app_id, collection, entry.state, since, _page_ids(pages)
+                    )
                 except BaseException:
                     # A partly applied read must not be resumed from (mana-sync.md §10.4).
                     self._drop(caller.user_id, key, entry)
                     raise
+                self._forget(entry, pages)
                 return entry.state
+
+    def _forget(self, entry: _Entry, pages: list[tuple[int, frozenset[str]]]) -> None:
+        """Keep the event ids only of pages a later resumed read could send again.
+
+        The next read asks for changes stored after ``cursor - overlap``. Every change of a page
+        was stored at or before that page's cursor, so a page whose cursor is older than the next
+        read's start (less one more overlap, for a database clock running ahead of the server's)
+        is never sent again, and its ids can go: a 100,000-change history keeps about 1,000.
+        """
+        entry.recent.extend(pages)
+        start = parse_instant(resume_cursor(entry.cursor or EPOCH_CURSOR, 2 * self._overlap))
+        if start is None:
+            return
+        kept = [(instant, ids) for instant, ids in entry.recent if instant >= start]
+        dropped = len(kept) < len(entry.recent)
+        entry.recent = kept
+        if dropped:  # every seen id came from a recorded page: keep those of the pages still kept
+            entry.state.forget_event_ids_except(itertools.chain.from_iterable(ids for _, ids in kept))
 
     def memberships_changed(self, user_id: str) -> None:
         """Forget the user's entries: a new membership makes old rows of other users visible."""

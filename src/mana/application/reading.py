@@ -8,9 +8,10 @@ and reuses :func:`pull_into` so both paths page and de-duplicate the same way.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from mana.application.errors import SyncReadFailed
-from mana.application.ports import Caller, ChangeLog
+from mana.application.ports import Caller, ChangeLog, PullPage
 from mana.domain.replay import CollectionState
 from mana.domain.timestamps import EPOCH_CURSOR
 
@@ -27,14 +28,16 @@ async def pull_into(
     collection: str,
     state: CollectionState,
     since: str = EPOCH_CURSOR,
+    on_page: Callable[[PullPage], None] | None = None,
 ) -> str:
     """Pull every page after ``since`` into ``state``; returns the final cursor.
 
     Event ids already in ``state`` are skipped by the replay itself, so a resumed read with an
     overlap stays exact. A page that claims more without progress is a protocol fault.
+    ``on_page`` sees every page once it is applied.
     """
     try:
-        return await _pull_pages(log_port, caller, app_id, collection, state, since)
+        return await _pull_pages(log_port, caller, app_id, collection, state, since, on_page)
     except SyncReadFailed as failure:
         if failure.collection is None:
             failure.collection = collection
@@ -42,7 +45,13 @@ async def pull_into(
 
 
 async def _pull_pages(
-    log_port: ChangeLog, caller: Caller, app_id: str, collection: str, state: CollectionState, since: str
+    log_port: ChangeLog,
+    caller: Caller,
+    app_id: str,
+    collection: str,
+    state: CollectionState,
+    since: str,
+    on_page: Callable[[PullPage], None] | None,
 ) -> str:
     cursor = since
     for _ in range(MAX_PAGES):
@@ -54,6 +63,8 @@ async def _pull_pages(
                 extra={"collection": collection, "event_ids": list(page.invalid_event_ids)[:20]},
             )
         state.apply_all(page.changes)
+        if on_page is not None:
+            on_page(page)
         if not page.has_more:
             return page.synced_until
         if not page.changes or page.synced_until == cursor:

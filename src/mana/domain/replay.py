@@ -138,6 +138,20 @@ class CollectionState:
     def has_seen(self, event_id: str) -> bool:
         return event_id in self._seen
 
+    @property
+    def seen_count(self) -> int:
+        return len(self._seen)
+
+    def forget_event_ids_except(self, keep: Iterable[str]) -> None:
+        """Forget every seen event id but those in ``keep``.
+
+        For a caller that knows which changes can never come again: an incremental reader that
+        resumes after a cursor will never be sent a change stored well before it (mana-sync gives
+        each stored change a fresh id), so remembering those ids only costs memory, about 100
+        bytes per change of a long history.
+        """
+        self._seen = self._seen.intersection(keep)
+
     def apply_all(self, changes: Iterable[Change]) -> None:
         for change in changes:
             self.apply(change)

@@ -201,3 +201,29 @@ async def test_a_row_committed_behind_the_cursor_is_caught_by_the_overlap(clock,
     clock.set(clock.now() - timedelta(seconds=5))  # a row whose commit time lies behind that cursor
     await log.push(BOB, "habits", insert("h2", "Late", "sp_family", "u_bob", clock), "x")
     assert titles(await reader.read(ALICE, "habits", "habits")) == {"h1": "Walk", "h2": "Late"}
+
+
+async def test_event_ids_a_resumed_read_can_no_longer_receive_are_forgotten(clock, log):
+    reader = IncrementalReader(log, clock=clock)
+    for i in range(2500):  # three pages, stored over 50 s of server time
+        await log.push(ALICE, "habits", insert(f"h{i}", f"t{i}", "sp_family", "u_alice", clock), "x")
+        clock.advance(0.02)
+    clock.advance(1.0)
+    state = await reader.read(ALICE, "habits", "habits")
+    # pages ending more than two overlaps before the cursor can never be sent again
+    assert state.seen_count < 2500
+    assert len(state.records) == 2500
+    # the changes of the last 20 s are remembered: a resumed read sends them again and skips them
+    clock.advance(1.0)
+    await log.push(ALICE, "habits", update("h2499", "renamed", "sp_family", clock), "x")
+    again = await reader.read(ALICE, "habits", "habits")
+    assert titles(again) == titles(await FullReplayReader(log).read(ALICE, "habits", "habits"))
+    clock.advance(60.0)
+    await log.push(ALICE, "habits", update("h0", "late", "sp_family", clock), "x")
+    later = await reader.read(ALICE, "habits", "habits")
+    assert titles(later) == titles(await FullReplayReader(log).read(ALICE, "habits", "habits"))
+    # that read was sent the last overlap's changes again; a read a minute on forgets them too
+    clock.advance(60.0)
+    settled = await reader.read(ALICE, "habits", "habits")
+    assert settled.seen_count == 1  # only the late update: stored a minute ago, sent again now
+    assert titles(settled) == titles(later)
