@@ -3,7 +3,7 @@
 Starts everything on 127.0.0.1 itself: the stand-ins of mana-auth and mana-sync (one process),
 the gateway (``mana-mcp serve``) in the local and remote profiles, the bare-SDK floor running the
 same tool bodies, and worker variants; prints one Markdown report with PASS/FAIL per target and
-writes it to ``bench-results.md`` in the working directory. About 9 minutes on 2 cores;
+writes it to ``bench/results/last.md``. About 7 minutes on 2 cores;
 ``--quick`` makes every window short (a smoke test of the harness, not a measurement).
 """
 
@@ -19,10 +19,13 @@ from pathlib import Path
 
 from bench import report
 from bench.history import HistoryRow, run_history
-from bench.memory import run_memory
-from bench.stack import gateway, remote_env, standins
+from bench.loadgen import Era, Target
+from bench.memory import run_floor_memory, run_memory
+from bench.procs import Server
+from bench.stack import floor, gateway, remote_env, standins
 from bench.steps import run_steps
 from bench.throughput import (
+    TOOLS,
     Row,
     local_profile,
     measure,
@@ -49,38 +52,38 @@ def _progress(row: Row) -> None:
 
 def _workers_runs(
     work: Path, name: str, env: dict[str, str], singles: list[Row], duration: float, warmup: float,
-    target_of: Callable[[int], object],
+    target_of: Callable[[int], Target], upstream: Server | None = None,
 ) -> list[tuple[Row, Row]]:  # fmt: skip
-    """Sessionless era with 1 and N workers, and the legacy era in stateless mode with 1 and N."""
+    """Sessionless era with N workers against the single-worker matrix rows, and the legacy era in
+    stateless mode with 1 and N workers (several workers need stateless legacy sessions)."""
     pairs: list[tuple[Row, Row]] = []
-    single_modern = next(
-        r for r in singles if r.tool == "notes_create" and r.era == "modern" and r.concurrency == 16
-    )
     stateless = {"MANA_LEGACY_SESSIONS": "stateless"}
+    profile = singles[0].profile
+
+    def run(server: Server, era: Era, tool: str, workers: int, note: str) -> Row:
+        m = measure(server, target_of(server.port), era, tool, 16, duration, warmup, upstream)
+        row = Row(profile, tool, era, 16, workers, m, None, note)
+        _progress(row)
+        return row
+
     with gateway(work, f"{name}-w{WORKERS}", env, workers=WORKERS, extra=stateless) as multi:
-        target = target_of(multi.port)
-        m = measure(multi, target, "modern", "notes_create", 16, duration, warmup)  # type: ignore[arg-type]
-        row = Row(singles[0].profile, "notes_create", "modern", 16, WORKERS, m, None, "(sessionless)")
-        _progress(row)
-        pairs.append((row, single_modern))
+        for tool in TOOLS:
+            single = next(r for r in singles if (r.tool, r.era, r.concurrency) == (tool, "modern", 16))
+            pairs.append((run(multi, "modern", tool, WORKERS, "(sessionless)"), single))
     with gateway(work, f"{name}-stateless-w1", env, extra=stateless) as one:
-        m = measure(one, target_of(one.port), "legacy", "notes_create", 16, duration, warmup)  # type: ignore[arg-type]
-        single_stateless = Row(singles[0].profile, "notes_create", "legacy", 16, 1, m, None, "(stateless)")
-        _progress(single_stateless)
+        singles_stateless = {tool: run(one, "legacy", tool, 1, "(stateless)") for tool in TOOLS}
     with gateway(work, f"{name}-stateless-w{WORKERS}", env, workers=WORKERS, extra=stateless) as multi:
-        m = measure(multi, target_of(multi.port), "legacy", "notes_create", 16, duration, warmup)  # type: ignore[arg-type]
-        row = Row(singles[0].profile, "notes_create", "legacy", 16, WORKERS, m, None, "(stateless)")
-        _progress(row)
-        pairs.append((row, single_stateless))
+        for tool in TOOLS:
+            pairs.append((run(multi, "legacy", tool, WORKERS, "(stateless)"), singles_stateless[tool]))
     return pairs
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short windows: check the harness only")
-    parser.add_argument("--duration", type=float, default=2.5, help="measuring window per run, seconds")
-    parser.add_argument("--warmup", type=float, default=0.7, help="warm-up per run, seconds")
-    parser.add_argument("--out", default="bench-results.md", help="where to write the report")
+    parser.add_argument("--duration", type=float, default=4.0, help="measuring window per run, seconds")
+    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up per run, seconds")
+    parser.add_argument("--out", default="bench/results/last.md", help="where to write the report")
     args = parser.parse_args()
     duration, warmup = (0.4, 0.2) if args.quick else (args.duration, args.warmup)
     sizes = (1_000, 10_000) if args.quick else HISTORY_SIZES
@@ -96,9 +99,10 @@ def main() -> int:
         rows = run_profile(local, "local", eras=("modern", "legacy"), concurrencies=(1, 16), **run)
         gw_dir = work / "local-gateway"
         local_target = local.gw_target
+        after_local = local.gateway.rss()
     local_pairs = _workers_runs(
         work, "gateway-local", {"MANA_DATA_DIR": str(gw_dir)}, rows, duration, warmup,
-        lambda port: local_target.__class__(local_target.host, port, local_target.headers),
+        lambda port: Target(local_target.host, port, local_target.headers),
     )  # fmt: skip
 
     print(f"stand-ins (planting {', '.join(map(str, sizes))} changes) ...", file=sys.stderr)
@@ -117,10 +121,16 @@ def main() -> int:
             after_bench = remote.gateway.rss()
         remote_rows = [r for r in rows if r.profile == "remote 0ms"]
         remote_pairs = _workers_runs(
-            work, "gateway-remote", remote_env(stand), remote_rows, duration, warmup, who.target
+            work, "gateway-remote", remote_env(stand), remote_rows, duration, warmup, who.target, stand.server
         )
-        with gateway(work, "gateway-memory", remote_env(stand)) as fresh:
+        floor_args = ["--profile", "remote", "--auth-url", stand.auth_url, "--sync-url", stand.sync_url,
+                      "--user", who.user, "--space", who.space]  # fmt: skip
+        with (
+            gateway(work, "gateway-memory", remote_env(stand)) as fresh,
+            floor(work, "floor-memory", floor_args) as fresh_floor,
+        ):
             memory = run_memory(fresh, stand)
+            floor_memory = run_floor_memory(fresh_floor, who.target(fresh_floor.port))
 
     lines = ["# mana-mcp benchmark", ""]
     lines += [f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M')}; "
@@ -134,12 +144,13 @@ def main() -> int:
     lines += ["## 3. The steps of one call", ""]
     lines += [*report.steps_table(steps), ""]
     lines += ["## 4. Memory", ""]
-    lines += [*report.memory_table(memory, after_bench), ""]
+    lines += [*report.memory_table(memory, after_bench, floor_memory, after_local), ""]
     lines += ["## Targets", "", "| | target | measured | goal |", "|---|---|---|---|"]
     lines += [t.line() for t in targets(rows, local_pairs + remote_pairs, history, memory, after_bench)]
     lines += ["", f"Total run time {time.monotonic() - started:.0f} s."]
     text = "\n".join(lines) + "\n"
     print(text)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print(f"written to {args.out}", file=sys.stderr)
     return 0
@@ -169,7 +180,8 @@ def targets(
     for multi, single in pairs:
         ratio = multi.gateway.rate / single.gateway.rate if single.gateway.rate else 0.0
         out.append(report.Target(
-            f"{multi.workers} workers vs 1, 16 clients ({multi.profile}, {multi.era} {multi.note})",
+            f"{multi.workers} workers vs 1, 16 clients "
+            f"({multi.profile}, {multi.tool}, {multi.era} {multi.note})",
             f"{ratio:.2f}x ({multi.gateway.rate:.0f} vs {single.gateway.rate:.0f})", "≥ 2x", ratio >= 2.0,
         ))  # fmt: skip
     biggest = max(history, key=lambda h: h.changes)

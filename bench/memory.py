@@ -11,7 +11,7 @@ import asyncio
 
 import attrs
 
-from bench.loadgen import Connection, call_once, open_legacy_session
+from bench.loadgen import Connection, Target, call_once, open_legacy_session
 from bench.procs import Server
 from bench.stack import Identity, Standins
 
@@ -26,6 +26,29 @@ class MemoryRow:
     per_session_kib: float
     per_user_kib: float
     after_mib: float
+
+
+@attrs.frozen
+class FloorMemory:
+    idle_mib: float
+    per_session_kib: float
+
+
+def run_floor_memory(server: Server, target: Target) -> FloorMemory:
+    """The same idle and per-session figures for the bare-SDK floor (no per-user session cap)."""
+    asyncio.run(call_once(target, "modern", "todo_list", {}))
+    idle = server.rss()
+
+    async def sessions() -> float:
+        conn = await Connection.open(target)
+        for _ in range(SESSION_USERS * SESSIONS_PER_USER):
+            await open_legacy_session(conn, target)
+        after = server.rss()
+        await conn.close()
+        return after
+
+    after = asyncio.run(sessions())
+    return FloorMemory(idle, (after - idle) * 1024 / (SESSION_USERS * SESSIONS_PER_USER))
 
 
 async def _open_sessions(server: Server, users: list[Identity]) -> list[Connection]:

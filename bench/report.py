@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import attrs
 
 from bench.history import HistoryRow
-from bench.memory import MemoryRow
+from bench.memory import FloorMemory, MemoryRow
 from bench.steps import Step
 from bench.throughput import Row
 
@@ -30,19 +30,17 @@ def _f(value: float | None, digits: int = 2) -> str:
 def throughput_table(rows: Sequence[Row]) -> list[str]:
     out = [
         "| profile | tool | era | clients | calls/s | p50 ms | p99 ms | server CPU ms/call | "
-        "floor calls/s | floor p50 ms | floor CPU ms/call | calls/s vs floor |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "floor calls/s | floor p50 ms | floor CPU ms/call | calls/s vs floor | client CPU ms/call | "
+        "stand-in CPU ms/call |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         g, f = r.gateway, r.floor
         errors = f" ({g.errors} errors)" if g.errors else ""
+        floor = f"{f.rate:.0f} | {f.p50:.2f} | {f.cpu_ms:.2f} | {_f(r.ratio)}x" if f else "- | - | - | -"
         out.append(
             f"| {r.profile} | {r.tool} | {r.era} | {r.concurrency} | {g.rate:.0f}{errors} | {g.p50:.2f} | "
-            f"{g.p99:.2f} | {g.cpu_ms:.2f} | {f.rate:.0f} | {f.p50:.2f} | {f.cpu_ms:.2f} | "
-            f"{_f(r.ratio)}x |"
-            if f is not None
-            else f"| {r.profile} | {r.tool} | {r.era} | {r.concurrency} | {g.rate:.0f}{errors} | "
-            f"{g.p50:.2f} | {g.p99:.2f} | {g.cpu_ms:.2f} | - | - | - | - |"
+            f"{g.p99:.2f} | {g.cpu_ms:.2f} | {floor} | {g.client_cpu_ms:.2f} | {_f(g.upstream_cpu_ms)} |"
         )
     return out
 
@@ -50,8 +48,8 @@ def throughput_table(rows: Sequence[Row]) -> list[str]:
 def workers_table(rows: Sequence[tuple[Row, Row]]) -> list[str]:
     out = [
         "| profile | tool | era (sessions) | clients | workers | calls/s | p50 ms | p99 ms | "
-        "server CPU ms/call | 1 worker calls/s | vs 1 worker |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "server CPU ms/call | stand-in CPU ms/call | 1 worker calls/s | vs 1 worker |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for multi, single in rows:
         g = multi.gateway
@@ -60,7 +58,7 @@ def workers_table(rows: Sequence[tuple[Row, Row]]) -> list[str]:
         out.append(
             f"| {multi.profile} | {multi.tool} | {multi.era} {multi.note} | {multi.concurrency} | "
             f"{multi.workers} | {g.rate:.0f}{errors} | {g.p50:.2f} | {g.p99:.2f} | {g.cpu_ms:.2f} | "
-            f"{single.gateway.rate:.0f} | {ratio:.2f}x |"
+            f"{_f(g.upstream_cpu_ms)} | {single.gateway.rate:.0f} | {ratio:.2f}x |"
         )
     return out
 
@@ -90,13 +88,15 @@ def steps_table(steps: Sequence[Step]) -> list[str]:
     return out
 
 
-def memory_table(m: MemoryRow, after_bench_mib: float) -> list[str]:
+def memory_table(m: MemoryRow, after_bench_mib: float, fl: FloorMemory, after_local_mib: float) -> list[str]:
     return [
-        "| what | RSS |",
-        "|---|---:|",
-        f"| idle gateway worker (remote profile, after one call) | {m.idle_mib:.1f} MiB |",
-        f"| per open idle legacy session (1,000 sessions) | {m.per_session_kib:.1f} KiB |",
-        f"| per cached user (1,000 users, one todo.list each) | {m.per_user_kib:.1f} KiB |",
-        f"| after 1,000 sessions and 1,000 users | {m.after_mib:.1f} MiB |",
-        f"| remote gateway worker after the throughput and history runs | {after_bench_mib:.1f} MiB |",
+        "| what | gateway RSS | floor RSS |",
+        "|---|---:|---:|",
+        f"| idle worker (remote profile, after one call) | {m.idle_mib:.1f} MiB | {fl.idle_mib:.1f} MiB |",
+        f"| per open idle legacy session (1,000 sessions) | {m.per_session_kib:.1f} KiB | "
+        f"{fl.per_session_kib:.1f} KiB |",
+        f"| per cached user (1,000 users, one todo.list each) | {m.per_user_kib:.1f} KiB | - |",
+        f"| after 1,000 sessions and 1,000 users | {m.after_mib:.1f} MiB | - |",
+        f"| local gateway worker after its throughput runs | {after_local_mib:.1f} MiB | - |",
+        f"| remote gateway worker after the throughput and history runs | {after_bench_mib:.1f} MiB | - |",
     ]

@@ -33,6 +33,8 @@ class Measured:
     cpu_ms: float
     """Server CPU per call (the server process and its workers, from /proc)."""
     client_cpu_ms: float
+    upstream_cpu_ms: float | None
+    """The stand-ins' CPU per call (remote profile): the upstream a 2-core machine also runs."""
     errors: int
     calls: int
     first_error: str | None = None
@@ -55,12 +57,16 @@ class Row:
 
 
 def measure(
-    server: Server, target: Target, era: Era, tool: str, concurrency: int, duration: float, warmup: float
-) -> Measured:
+    server: Server, target: Target, era: Era, tool: str, concurrency: int, duration: float, warmup: float,
+    upstream: Server | None = None,
+) -> Measured:  # fmt: skip
     marks: list[float] = []
+    upstream_marks: list[float] = []
 
     def window(_: bool) -> None:
         marks.append(server.cpu())
+        if upstream is not None:
+            upstream_marks.append(upstream.cpu())
 
     result: RunResult = asyncio.run(
         run_load(
@@ -75,6 +81,7 @@ def measure(
         p99=result.percentile(99),
         cpu_ms=(marks[1] - marks[0]) * 1000.0 / calls,
         client_cpu_ms=result.client_cpu_s * 1000.0 / calls,
+        upstream_cpu_ms=(upstream_marks[1] - upstream_marks[0]) * 1000.0 / calls if upstream_marks else None,
         errors=result.errors,
         calls=result.calls,
         first_error=result.first_error,
@@ -98,6 +105,7 @@ class Profile:
     floor: Server
     gw_target: Target
     floor_target: Target
+    upstream: Server | None = None
 
 
 @contextlib.contextmanager
@@ -128,7 +136,7 @@ def remote_profile(work: Path, stand: Standins, who: Identity) -> Iterator[Profi
              "--user", who.user, "--space", who.space],
         ) as fl,
     ):  # fmt: skip
-        yield Profile("remote", gw, fl, who.target(gw.port), who.target(fl.port))
+        yield Profile("remote", gw, fl, who.target(gw.port), who.target(fl.port), stand.server)
 
 
 def run_profile(
@@ -139,8 +147,9 @@ def run_profile(
     for tool in TOOLS:
         for era in eras:
             for c in concurrencies:
-                gw = measure(profile.gateway, profile.gw_target, era, tool, c, duration, warmup)
-                fl = measure(profile.floor, profile.floor_target, era, tool, c, duration, warmup)
+                up = profile.upstream
+                gw = measure(profile.gateway, profile.gw_target, era, tool, c, duration, warmup, up)
+                fl = measure(profile.floor, profile.floor_target, era, tool, c, duration, warmup, up)
                 row = Row(label, tool, era, c, 1, gw, fl)
                 log(row)
                 rows.append(row)
