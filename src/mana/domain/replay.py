@@ -24,7 +24,8 @@ PERSONAL_SPACE_PREFIX = "_personal:"
 
 
 def _is_bookkeeping(key: str) -> bool:
-    return key.startswith("__") or key == "_updatedAtIndex"
+    # Most keys do not start with "_": one character compare decides them.
+    return key[:1] == "_" and (key.startswith("__") or key == "_updatedAtIndex")
 
 
 def _time(value: object) -> int:
@@ -170,9 +171,16 @@ class CollectionState:
             self._insert(change)
         elif op == "update":
             if change.fields:
+                record_id = change.record_id
+                record = self.records.get(record_id)
                 for name, fc in change.fields.items():
-                    if name not in _IMMUTABLE_ON_UPDATE:
-                        self._update_field(change.record_id, name, fc.value, _time(fc.time))
+                    if name in _IMMUTABLE_ON_UPDATE or _is_bookkeeping(name):
+                        continue
+                    time = _time(fc.at or fc.updated_at or None)
+                    if record is not None:
+                        record.apply(name, fc.value, time)
+                    else:
+                        self._aside.setdefault(record_id, []).append((name, fc.value, time))
         elif change.deleted_at:
             self._update_field(change.record_id, "deletedAt", change.deleted_at, _time(change.deleted_at))
         else:
@@ -195,10 +203,9 @@ class CollectionState:
             record = RecordState(
                 change.record_id, space, author if isinstance(author, str) else None, data.get("createdAt")
             )
-            for key, value in data.items():
-                if key != "id" and not _is_bookkeeping(key):
-                    record.values[key] = value
-                    record.times[key] = time
+            values = {k: v for k, v in data.items() if k != "id" and not _is_bookkeeping(k)}
+            record.values = values
+            record.times = dict.fromkeys(values, time)
             self.records[change.record_id] = record
             for name, value, field_time in self._aside.pop(change.record_id, ()):
                 record.apply(name, value, field_time)
