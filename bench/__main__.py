@@ -23,7 +23,7 @@ from bench.loadgen import Era, Target
 from bench.memory import run_floor_memory, run_memory
 from bench.procs import Server
 from bench.stack import floor, gateway, remote_env, standins
-from bench.steps import run_steps
+from bench.steps import Step, run_steps
 from bench.throughput import (
     TOOLS,
     Row,
@@ -146,7 +146,9 @@ def main() -> int:
     lines += ["## 4. Memory", ""]
     lines += [*report.memory_table(memory, after_bench, floor_memory, after_local), ""]
     lines += ["## Targets", "", "| | target | measured | goal |", "|---|---|---|---|"]
-    lines += [t.line() for t in targets(rows, local_pairs + remote_pairs, history, memory, after_bench)]
+    lines += [
+        t.line() for t in targets(rows, local_pairs + remote_pairs, history, memory, after_bench, steps)
+    ]
     lines += ["", f"Total run time {time.monotonic() - started:.0f} s."]
     text = "\n".join(lines) + "\n"
     print(text)
@@ -158,7 +160,7 @@ def main() -> int:
 
 def targets(
     rows: list[Row], pairs: list[tuple[Row, Row]], history: list[HistoryRow], memory: object,
-    after_bench: float,
+    after_bench: float, steps: list[Step],
 ) -> list[report.Target]:  # fmt: skip
     out: list[report.Target] = []
     for profile in ("local", "remote 0ms"):
