@@ -203,14 +203,15 @@ def targets(
             biggest.ratio >= 20,
         )
     )
-    out.append(
-        report.Target(
-            f"cold replay rate ({biggest.changes:,} changes)",
-            f"{biggest.cold_rate:,.0f} changes/s",
-            "≥ 200,000/s",
-            biggest.cold_rate >= 200_000,
-        )
-    )
+    by_name = {step.name: step.value_us for step in steps}
+    replay_us = by_name["replay, per 1,000 changes"]
+    parse_us = by_name["parse a pull page, per 1,000 changes"]
+    for label, rate in (
+        ("cold replay: applying changes (in process)", 1e9 / replay_us),
+        ("cold replay: parsing pages and applying (in process)", 1e9 / (replay_us + parse_us)),
+        (f"cold read end to end over {biggest.changes:,} changes (gateway CPU)", biggest.cold_rate),
+    ):
+        out.append(report.Target(label, f"{rate:,.0f} changes/s", "≥ 200,000/s", rate >= 200_000))
     per_session = getattr(memory, "per_session_kib", 0.0)
     out.append(
         report.Target(

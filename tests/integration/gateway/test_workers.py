@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from pathlib import Path
 
@@ -28,6 +29,9 @@ async def test_stateless_legacy_requests_stand_alone_and_get_is_refused(tmp_path
     assert stream.status_code == 405
     assert stream.headers["allow"] == "POST"
     assert len(gw.container.owners()) == 0
+    # nothing remembers the initialize, so the change is the agent's without a client name
+    (row,) = gw.container.adapters.store().rows("notes")
+    assert json.loads(row.actor)["displayName"] == "Agent via MCP"
 
 
 async def test_stateful_legacy_is_the_default_and_keeps_sessions(tmp_path: Path) -> None:
