@@ -225,6 +225,8 @@ def as_integer(value: object) -> int | None:
 
 
 def _order_value(value: object) -> int:
+    if value.__class__ is int:  # nearly every stored order: no further checks (a bool is not int)
+        return value
     number = as_integer(value)
     return 0 if number is None else number
 

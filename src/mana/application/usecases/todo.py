@@ -16,6 +16,7 @@ from mana.application.usecases.records import Keys, count_live, find_live, live_
 from mana.application.usecases.writes import insert_change, push, update_change
 from mana.domain.records import Task, normalise_task, task_is_completed, task_is_open, task_sort_key
 from mana.domain.registry import TASKS
+from mana.domain.replay import RecordState
 from mana.domain.text import parse_due_date
 
 _ENCRYPTED = tuple(sorted(TASKS.encrypted_fields))
@@ -83,9 +84,13 @@ class ListTasks:
         records = await live_records(
             self._reader, ctx, TASKS, None if args.include_completed else task_is_open
         )
-        chosen = heapq.nsmallest(args.limit, records, key=lambda r: task_sort_key(r.record_id, r.values))
+        chosen = heapq.nsmallest(args.limit, records, key=_sort_key)
         tasks, warnings = project(chosen, normalise_task, encrypted=TASKS.encrypted_fields, cipher=cipher)
         return TasksListed(tasks, warnings)
+
+
+def _sort_key(record: RecordState) -> tuple[bool, int, str]:
+    return task_sort_key(record.record_id, record.values)
 
 
 class CompleteTask:
