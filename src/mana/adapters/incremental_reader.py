@@ -25,6 +25,7 @@ _NEWEST = 2**63
 OVERLAP_S = 10.0
 MAX_AGE_S = 600.0
 MAX_USERS = 10_000
+LARGE_READ_PAGES = 20
 
 
 def resume_cursor(cursor: str, overlap_s: float) -> str:
@@ -84,7 +85,11 @@ class IncrementalReader:
         max_age_s: float = MAX_AGE_S,
         overlap_s: float = OVERLAP_S,
         clock: Clock,
+        on_large_read: Callable[[], object] | None = None,
+        large_read_pages: int = LARGE_READ_PAGES,
     ) -> None:
+        """``on_large_read`` runs after a read of at least ``large_read_pages`` pages (the container
+        passes :func:`~mana.adapters.heap.release_free_memory`)."""
         if max_users < 1:
             raise ValueError("max_users must be at least 1")
         self._log = change_log
@@ -92,6 +97,8 @@ class IncrementalReader:
         self._max_age = max_age_s
         self._overlap = overlap_s
         self._clock = clock
+        self._on_large_read = on_large_read
+        self._large_read_pages = large_read_pages
         self._users: OrderedDict[str, dict[tuple[str, str], _Entry]] = OrderedDict()
 
     async def read(self, caller: Caller, app_id: str, collection: str) -> CollectionState:
@@ -112,6 +119,8 @@ class IncrementalReader:
                     self._drop(caller.user_id, key, entry)
                     raise
                 self._forget(entry, pages)
+                if self._on_large_read is not None and len(pages) >= self._large_read_pages:
+                    self._on_large_read()
                 return entry.state
 
     def _forget(self, entry: _Entry, pages: list[tuple[int, frozenset[str]]]) -> None:

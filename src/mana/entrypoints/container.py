@@ -23,6 +23,7 @@ from dependency_injector import containers, providers
 
 from mana import __version__
 from mana.adapters.crypto import AesGcmCipherFactory
+from mana.adapters.heap import release_free_memory
 from mana.adapters.http_client import TransportFailure, UpstreamClient, build_client, join_url, send_timed
 from mana.adapters.in_process_sync import InProcessChangeLog
 from mana.adapters.incremental_reader import IncrementalReader
@@ -162,7 +163,9 @@ class LocalAdapters(containers.DeclarativeContainer):
     database = providers.Singleton(LocalDatabase, settings.provided.data_dir)
     sync_server = providers.Singleton(_sync_server, database)
     change_log = providers.Singleton(InProcessChangeLog, sync_server)
-    reader = providers.Singleton(IncrementalReader, change_log, clock=clock)
+    reader = providers.Singleton(
+        IncrementalReader, change_log, clock=clock, on_large_read=providers.Object(release_free_memory)
+    )
     key_vault = providers.Singleton(CachingKeyVault, database.provided.key_vault, clock, metrics)
     spaces = providers.Singleton(_caching_directory, database.provided.space_directory, clock, reader)
     issuer = providers.Singleton(_dev_token_issuer, settings)
@@ -184,7 +187,9 @@ class RemoteAdapters(containers.DeclarativeContainer):
 
     client = providers.Singleton(build_client)
     change_log = providers.Singleton(HttpChangeLog, client, settings.provided.sync_url, metrics)
-    reader = providers.Singleton(IncrementalReader, change_log, clock=clock)
+    reader = providers.Singleton(
+        IncrementalReader, change_log, clock=clock, on_large_read=providers.Object(release_free_memory)
+    )
     key_vault = providers.Singleton(
         CachingKeyVault,
         providers.Singleton(HttpKeyVault, client, settings.provided.auth_url, metrics),
@@ -225,7 +230,9 @@ class TestAdapters(containers.DeclarativeContainer):
         providers.Callable(_new_sync_server, sync_server_class, store, directory, wire_format)
     )
     change_log = providers.Singleton(InProcessChangeLog, sync_server)
-    reader = providers.Singleton(IncrementalReader, change_log, clock=clock)
+    reader = providers.Singleton(
+        IncrementalReader, change_log, clock=clock, on_large_read=providers.Object(release_free_memory)
+    )
     key_vault = providers.Singleton(CachingKeyVault, vault, clock, metrics)
     spaces = providers.Singleton(_caching_directory, directory, clock, reader)
     issuer = providers.Singleton(_dev_token_issuer, settings)

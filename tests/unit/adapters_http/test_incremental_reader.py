@@ -227,3 +227,24 @@ async def test_event_ids_a_resumed_read_can_no_longer_receive_are_forgotten(cloc
     settled = await reader.read(ALICE, "habits", "habits")
     assert settled.seen_count == 1  # only the late update: stored a minute ago, sent again now
     assert titles(settled) == titles(later)
+
+
+async def test_a_large_read_hands_freed_memory_back_and_a_small_one_does_not(clock, log):
+    calls: list[int] = []
+    reader = IncrementalReader(log, clock=clock, on_large_read=lambda: calls.append(1), large_read_pages=3)
+    for i in range(2500):  # three pages from the epoch
+        await log.push(ALICE, "habits", insert(f"h{i}", f"t{i}", "sp_family", "u_alice", clock), "x")
+    clock.advance(15.0)  # older than the overlap: the resumed read will not fetch them again
+    await reader.read(ALICE, "habits", "habits")
+    assert calls == [1]
+    clock.advance(60.0)
+    await reader.read(ALICE, "habits", "habits")  # resumed: one small page
+    assert calls == [1]
+
+
+def test_freed_memory_goes_back_where_the_c_library_allows_it():
+    import platform
+
+    from mana.adapters.heap import release_free_memory
+
+    assert release_free_memory() is (platform.libc_ver()[0] == "glibc")
