@@ -1,4 +1,4 @@
-"""The one shared upstream client of the process, and the timing of every upstream request.
+"""The one shared ``httpx.AsyncClient`` of the process, and the timing of every upstream request.
 
 Every adapter that talks to mana-sync or mana-auth sends through :func:`send_timed`, so each
 request is reported to the :class:`~mana.application.ports.UpstreamObserver` exactly once, with
@@ -10,32 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Literal
+from typing import Any, Literal
+
+import httpx
 
 from mana import __version__
-from mana.adapters.upstream_http import (
-    Progress,
-    UpstreamClient,
-    UpstreamConnectError,
-    UpstreamProtocolError,
-    UpstreamRequest,
-    UpstreamResponse,
-)
 from mana.application.ports import UpstreamObserver
-
-__all__ = [
-    "CONNECT_TIMEOUT_S",
-    "JWKS_TIMEOUT_S",
-    "TOTAL_TIMEOUT_S",
-    "NullUpstreamObserver",
-    "TransportFailure",
-    "UpstreamClient",
-    "UpstreamRequest",
-    "UpstreamResponse",
-    "build_client",
-    "join_url",
-    "send_timed",
-]
 
 CONNECT_TIMEOUT_S = 3.0
 TOTAL_TIMEOUT_S = 10.0
@@ -44,6 +24,8 @@ TOTAL_TIMEOUT_S = 10.0
 JWKS_TIMEOUT_S = 5.0
 
 TransportReason = Literal["timeout", "connection failed"]
+
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 class TransportFailure(Exception):
@@ -58,52 +40,68 @@ class TransportFailure(Exception):
 def build_client(
     *,
     connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    total_timeout_s: float = TOTAL_TIMEOUT_S,
     max_connections: int = 100,
     max_keepalive_connections: int = 20,
-) -> UpstreamClient:
+) -> httpx.AsyncClient:
     """The pooled client shared by every upstream adapter; close it at shutdown.
 
-    HTTP/1.1 with keep-alive (idle connections kept 30 s). No environment proxies: upstreams are
-    internal services, and a stray ``HTTP_PROXY`` must not route user tokens through a proxy. No
-    redirects: a redirect from mana-sync or mana-auth is a misconfiguration, reported as its status.
-    No cookies are kept.
+    Environment proxies are ignored (``trust_env=False``): upstreams are internal services, and a
+    stray ``HTTP_PROXY`` must not route user tokens through a proxy. Redirects are not followed: a
+    redirect from mana-sync or mana-auth is a misconfiguration, reported as its status.
     """
-    return UpstreamClient(
-        connect_timeout_s=connect_timeout_s,
-        max_connections=max_connections,
-        max_keepalive=max_keepalive_connections,
-        keepalive_expiry_s=30.0,
-        default_headers={"User-Agent": f"mana-mcp/{__version__}", "Accept": "*/*"},
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(total_timeout_s, connect=connect_timeout_s),
+        limits=httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_keepalive_connections,
+            keepalive_expiry=30.0,
+        ),
+        headers={"User-Agent": f"mana-mcp/{__version__}"},
+        follow_redirects=False,
+        trust_env=False,
     )
 
 
+class _SentFlag:
+    """httpcore trace hook: notes when the request headers start going out on the wire."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent = False
+
+    async def __call__(self, event_name: str, info: dict[str, Any]) -> None:
+        if event_name.endswith("send_request_headers.started"):
+            self.sent = True
+
+
 async def send_timed(
-    client: UpstreamClient,
-    request: UpstreamRequest,
+    client: httpx.AsyncClient,
+    request: httpx.Request,
     *,
     upstream: str,
     observer: UpstreamObserver,
     total_timeout_s: float = TOTAL_TIMEOUT_S,
-) -> UpstreamResponse:
+) -> httpx.Response:
     """Send ``request`` within ``total_timeout_s`` (body included) and report its duration.
 
-    Any HTTP status is returned as a response; raises :class:`TransportFailure` otherwise, with
-    ``sent`` True once the request's first byte may have gone out.
+    Any HTTP status is returned as a response; raises :class:`TransportFailure` otherwise.
     """
-    progress = Progress()
+    flag = _SentFlag()
+    request.extensions["trace"] = flag
     start = time.perf_counter()
     try:
         async with asyncio.timeout(total_timeout_s):
-            response = await client.send(request, progress)
-    except TimeoutError:
+            response = await client.send(request)
+    except (TimeoutError, httpx.TimeoutException) as exc:
         observer.upstream_request(upstream=upstream, status="timeout", duration_s=time.perf_counter() - start)
-        raise TransportFailure("timeout", sent=progress.sent) from None
-    except UpstreamConnectError:
+        sent = flag.sent and not isinstance(exc, _NEVER_SENT)
+        raise TransportFailure("timeout", sent=sent) from None
+    except httpx.TransportError as exc:
         observer.upstream_request(upstream=upstream, status="error", duration_s=time.perf_counter() - start)
-        raise TransportFailure("connection failed", sent=False) from None
-    except UpstreamProtocolError:
-        observer.upstream_request(upstream=upstream, status="error", duration_s=time.perf_counter() - start)
-        raise TransportFailure("connection failed", sent=progress.sent) from None
+        sent = flag.sent and not isinstance(exc, _NEVER_SENT)
+        raise TransportFailure("connection failed", sent=sent) from None
     observer.upstream_request(
         upstream=upstream, status=str(response.status_code), duration_s=time.perf_counter() - start
     )

@@ -19,11 +19,12 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, NoReturn, Protocol, TypeGuard
 
+import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from jwt.utils import base64url_decode
 
-from mana.adapters.http_client import JWKS_TIMEOUT_S, TransportFailure, UpstreamClient, send_timed
+from mana.adapters.http_client import JWKS_TIMEOUT_S, TransportFailure, send_timed
 from mana.application.errors import InvalidToken, VerificationUnavailable
 from mana.application.ports import Clock, UpstreamObserver, VerifiedToken
 
@@ -58,7 +59,7 @@ class HttpJwksSource:
 
     def __init__(
         self,
-        client: UpstreamClient,
+        client: httpx.AsyncClient,
         url: str,
         observer: UpstreamObserver,
         *,

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-from mana.adapters.http_client import TOTAL_TIMEOUT_S, TransportFailure, UpstreamClient, join_url, send_timed
+import httpx
+
+from mana.adapters.http_client import TOTAL_TIMEOUT_S, TransportFailure, join_url, send_timed
 from mana.application.errors import SpacesUnavailable
 from mana.application.ports import Caller, UpstreamObserver
 from mana.domain.spaces import Space, space_type
@@ -28,7 +30,7 @@ APP_ID = "mana-mcp"
 
 
 async def _get_json(
-    client: UpstreamClient, url: str, headers: dict[str, str], observer: UpstreamObserver, timeout_s: float
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], observer: UpstreamObserver, timeout_s: float
 ) -> Any:
     request = client.build_request("GET", url, headers=headers)
     try:
@@ -52,7 +54,7 @@ class ServiceKeySpaceDirectory:
 
     def __init__(
         self,
-        client: UpstreamClient,
+        client: httpx.AsyncClient,
         auth_url: str,
         service_key: str,
         observer: UpstreamObserver,
@@ -93,7 +95,7 @@ class BearerSpaceDirectory:
 
     def __init__(
         self,
-        client: UpstreamClient,
+        client: httpx.AsyncClient,
         auth_url: str,
         observer: UpstreamObserver,
         *,

@@ -15,16 +15,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import orjson
 
-from mana.adapters.http_client import (
-    TOTAL_TIMEOUT_S,
-    TransportFailure,
-    UpstreamClient,
-    UpstreamResponse,
-    join_url,
-    send_timed,
-)
+from mana.adapters.http_client import TOTAL_TIMEOUT_S, TransportFailure, join_url, send_timed
 from mana.application.errors import SyncInactive, SyncReadFailed, SyncUnauthorized, SyncWriteFailed
 from mana.application.ports import Caller, PullPage, UpstreamObserver
 from mana.domain.changes import (
@@ -56,7 +50,7 @@ class HttpChangeLog:
 
     def __init__(
         self,
-        client: UpstreamClient,
+        client: httpx.AsyncClient,
         base_url: str,
         observer: UpstreamObserver,
         *,
@@ -174,7 +168,7 @@ class HttpChangeLog:
     # --- shared ----------------------------------------------------------------------------
 
     @staticmethod
-    def _raise_for_status(response: UpstreamResponse, operation: str, collection: str | None = None) -> None:
+    def _raise_for_status(response: httpx.Response, operation: str, collection: str | None = None) -> None:
         status = response.status_code
         if status == 401:
             raise SyncUnauthorized()
@@ -190,7 +184,7 @@ class HttpChangeLog:
         raise SyncReadFailed(f"HTTP {status}", collection)
 
 
-def _snippet(response: UpstreamResponse) -> str:
+def _snippet(response: httpx.Response) -> str:
     """At most 200 characters of a plain-text error body, on one line; other bodies are not shown."""
     if not response.headers.get("content-type", "").startswith("text/plain"):
         return "(non-text body)"

@@ -14,7 +14,9 @@ import logging
 import re
 from typing import Any
 
-from mana.adapters.http_client import TOTAL_TIMEOUT_S, TransportFailure, UpstreamClient, join_url, send_timed
+import httpx
+
+from mana.adapters.http_client import TOTAL_TIMEOUT_S, TransportFailure, join_url, send_timed
 from mana.application.errors import AuthUnauthorized, KeyUnavailable, VaultNotInitialised, ZeroKnowledge
 from mana.application.ports import Caller, MasterKey, UpstreamObserver
 
@@ -53,7 +55,7 @@ class HttpKeyVault:
 
     def __init__(
         self,
-        client: UpstreamClient,
+        client: httpx.AsyncClient,
         auth_url: str,
         observer: UpstreamObserver,
         *,

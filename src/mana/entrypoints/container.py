@@ -19,12 +19,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import httpx
 from dependency_injector import containers, providers
 
 from mana import __version__
 from mana.adapters.crypto import AesGcmCipherFactory
 from mana.adapters.heap import release_free_memory
-from mana.adapters.http_client import TransportFailure, UpstreamClient, build_client, join_url, send_timed
+from mana.adapters.http_client import TransportFailure, build_client, join_url, send_timed
 from mana.adapters.in_process_sync import InProcessChangeLog
 from mana.adapters.incremental_reader import IncrementalReader
 from mana.adapters.jwks_verifier import JWKS_PATH, HttpJwksSource, JwksTokenVerifier, StaticJwksSource
@@ -135,7 +136,7 @@ def _database_check(database: LocalDatabase) -> Check:
     return probes.flag(database.is_ready, "database error", blocking=True)
 
 
-def _sync_health_check(client: UpstreamClient, settings: Settings, observer: GatewayMetrics) -> Check:
+def _sync_health_check(client: httpx.AsyncClient, settings: Settings, observer: GatewayMetrics) -> Check:
     """``GET {MANA_SYNC_URL}/health`` within the 2 s readiness budget."""
     assert settings.sync_url is not None
     url = join_url(settings.sync_url, "/health")
@@ -179,7 +180,7 @@ class LocalAdapters(containers.DeclarativeContainer):
 
 
 class RemoteAdapters(containers.DeclarativeContainer):
-    """mana-sync and mana-auth over one pooled upstream HTTP client."""
+    """mana-sync and mana-auth over one pooled httpx client."""
 
     settings = providers.Dependency(instance_of=Settings)
     metrics = providers.Dependency(instance_of=GatewayMetrics)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from mana.adapters.http_client import UpstreamClient, build_client
+from mana.adapters.http_client import build_client
 from mana.adapters.standins.fake_mana_auth import FakeManaAuth
 from mana.adapters.standins.fake_mana_sync import FakeManaSync
 from mana.adapters.standins.serve import serve
@@ -52,8 +52,8 @@ async def sync_url(sync: FakeManaSync) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def client(auth_url: str, sync_url: str) -> AsyncIterator[UpstreamClient]:
-    """The gateway's own upstream client; depends on both servers so that it is closed before they stop."""
+async def client(auth_url: str, sync_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway's shared upstream client; depends on both servers so that it is closed before they stop."""
     async with build_client() as shared:
         yield shared
 
@@ -71,7 +71,7 @@ def observer() -> RecordingObserver:
 
 
 @pytest.fixture
-def change_log(client: UpstreamClient, sync_url: str, observer: RecordingObserver) -> HttpChangeLog:
+def change_log(client: httpx.AsyncClient, sync_url: str, observer: RecordingObserver) -> HttpChangeLog:
     return HttpChangeLog(client, sync_url, observer, total_timeout_s=2.0, **FAST_RETRIES)
 
 

@@ -195,7 +195,7 @@ def create_app(gateway: Gateway) -> Quart:
 
 
 async def _run_hook(hook: Hook) -> None:
-    """Hooks are sync (closing SQLite) or async (closing the upstream client, prefetching the JWKS)."""
+    """Hooks are sync (closing SQLite) or async (closing httpx, prefetching the JWKS)."""
     result = hook()
     if inspect.isawaitable(result):
         await result
