@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from mana import __version__
-from mana.adapters.http_client import NullUpstreamObserver, build_client, send_timed
+from mana.adapters.http_client import NullUpstreamObserver, build_client, send_timed, upstream_request
 
 _SERVER = r"""
 import asyncio, sys
@@ -125,6 +125,11 @@ async def run(url: str, n: int, rounds: int) -> list[tuple[str, float]]:
             response = await transport.handle_async_request(request)
             await response.aread()
 
+        async def adapters() -> None:
+            await send_timed(
+                client, upstream_request("GET", parsed, headers), upstream="u", observer=observer
+            )
+
         async def stock() -> None:
             await default.get(target, headers=headers)
 
@@ -136,6 +141,7 @@ async def run(url: str, n: int, rounds: int) -> list[tuple[str, float]]:
             "httpx.Request built directly + client.send": direct,
             "one prebuilt httpx.Request, sent again": reused,
             "httpx.Request on a parsed httpx.URL + client.send": cached_url,
+            "what the adapters do: upstream_request on a parsed URL + send_timed": adapters,
             "... sent on the transport alone, no client (reference)": bare,
         }
         best: dict[str, float] = {"raw request on an asyncio stream (floor)": float("inf")}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Literal
 
 import httpx
@@ -38,10 +39,12 @@ class TransportFailure(Exception):
         self.sent = sent
 
 
+_TIMEOUTS = httpx.Timeout(TOTAL_TIMEOUT_S, connect=CONNECT_TIMEOUT_S).as_dict()
+_HEADERS = {"User-Agent": f"mana-mcp/{__version__}", "Accept": "*/*"}
+
+
 def build_client(
     *,
-    connect_timeout_s: float = CONNECT_TIMEOUT_S,
-    total_timeout_s: float = TOTAL_TIMEOUT_S,
     max_connections: int = 100,
     max_keepalive_connections: int = 20,
 ) -> httpx.AsyncClient:
@@ -52,16 +55,34 @@ def build_client(
     redirect from mana-sync or mana-auth is a misconfiguration, reported as its status.
     """
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(total_timeout_s, connect=connect_timeout_s),
+        timeout=httpx.Timeout(TOTAL_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
         limits=httpx.Limits(
             max_connections=max_connections,
             max_keepalive_connections=max_keepalive_connections,
             keepalive_expiry=30.0,
         ),
-        headers={"User-Agent": f"mana-mcp/{__version__}"},
+        headers=_HEADERS,
         follow_redirects=False,
         trust_env=False,
     )
+
+
+def upstream_request(
+    method: str,
+    url: httpx.URL | str,
+    headers: Mapping[str, str] | None = None,
+    content: bytes | None = None,
+) -> httpx.Request:
+    """A request for :func:`send_timed`, built the cheap way httpx allows.
+
+    ``client.build_request`` merges the client's headers, cookies, URL and timeout into every
+    request; the adapters need none of that per call, so this builds the ``httpx.Request`` itself
+    with the same User-Agent and timeouts (3 s connect, 10 s per read, write and pool slot). Pass
+    an ``httpx.URL`` parsed once for URLs that do not change: parsing is the larger saving
+    (together ~10 % of the CPU of a request, ``python -m bench.upstream_cpu``).
+    """
+    merged = {**_HEADERS, **headers} if headers else _HEADERS
+    return httpx.Request(method, url, headers=merged, content=content, extensions={"timeout": _TIMEOUTS})
 
 
 async def send_timed(

@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from jwt.utils import base64url_decode
 
-from mana.adapters.http_client import JWKS_TIMEOUT_S, TransportFailure, send_timed
+from mana.adapters.http_client import JWKS_TIMEOUT_S, TransportFailure, send_timed, upstream_request
 from mana.application.errors import InvalidToken, VerificationUnavailable
 from mana.application.ports import Clock, UpstreamObserver, VerifiedToken
 
@@ -66,12 +66,12 @@ class HttpJwksSource:
         timeout_s: float = JWKS_TIMEOUT_S,
     ) -> None:
         self._client = client
-        self._url = url
+        self._url = httpx.URL(url)
         self._observer = observer
         self._timeout = timeout_s
 
     async def fetch(self) -> Mapping[str, Any]:
-        request = self._client.build_request("GET", self._url)
+        request = upstream_request("GET", self._url)
         try:
             response = await send_timed(
                 self._client,

@@ -17,7 +17,13 @@ from urllib.parse import quote
 
 import httpx
 
-from mana.adapters.http_client import TOTAL_TIMEOUT_S, TransportFailure, join_url, send_timed
+from mana.adapters.http_client import (
+    TOTAL_TIMEOUT_S,
+    TransportFailure,
+    join_url,
+    send_timed,
+    upstream_request,
+)
 from mana.application.errors import SpacesUnavailable
 from mana.application.ports import Caller, UpstreamObserver
 from mana.domain.spaces import Space, space_type
@@ -30,9 +36,13 @@ APP_ID = "mana-mcp"
 
 
 async def _get_json(
-    client: httpx.AsyncClient, url: str, headers: dict[str, str], observer: UpstreamObserver, timeout_s: float
+    client: httpx.AsyncClient,
+    url: httpx.URL | str,
+    headers: dict[str, str],
+    observer: UpstreamObserver,
+    timeout_s: float,
 ) -> Any:
-    request = client.build_request("GET", url, headers=headers)
+    request = upstream_request("GET", url, headers)
     try:
         response = await send_timed(
             client, request, upstream="auth_spaces", observer=observer, total_timeout_s=timeout_s
@@ -102,7 +112,7 @@ class BearerSpaceDirectory:
         total_timeout_s: float = TOTAL_TIMEOUT_S,
     ) -> None:
         self._client = client
-        self._url = join_url(auth_url, ORGANIZATIONS_PATH)
+        self._url = httpx.URL(join_url(auth_url, ORGANIZATIONS_PATH))
         self._observer = observer
         self._timeout = total_timeout_s
 

@@ -18,7 +18,13 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from mana.adapters.http_client import TOTAL_TIMEOUT_S, TransportFailure, join_url, send_timed
+from mana.adapters.http_client import (
+    TOTAL_TIMEOUT_S,
+    TransportFailure,
+    join_url,
+    send_timed,
+    upstream_request,
+)
 from mana.application.errors import SyncInactive, SyncReadFailed, SyncUnauthorized, SyncWriteFailed
 from mana.application.ports import Caller, PullPage, UpstreamObserver
 from mana.domain.changes import (
@@ -66,6 +72,16 @@ class HttpChangeLog:
         self._read_delays = tuple(read_retry_delays_s)
         self._push_delay = push_retry_delay_s
         self._sleep = sleep
+        self._push_urls: dict[str, httpx.URL] = {}
+
+    def _push_url(self, app_id: str) -> httpx.URL:
+        """Parsed once per app (a handful): URL parsing is a visible share of a request's CPU."""
+        url = self._push_urls.get(app_id)
+        if url is None:
+            url = httpx.URL(join_url(self._base, f"/sync/{quote(app_id, safe='')}"))
+            if len(self._push_urls) < 64:
+                self._push_urls[app_id] = url
+        return url
 
     # --- push ------------------------------------------------------------------------------
 
@@ -80,7 +96,7 @@ class HttpChangeLog:
             ensure_ascii=False,
             separators=(",", ":"),
         ).encode()
-        url = join_url(self._base, f"/sync/{quote(app_id, safe='')}")
+        url = self._push_url(app_id)
         headers = {
             "Authorization": f"Bearer {caller.token}",
             "Content-Type": "application/json",
@@ -92,7 +108,7 @@ class HttpChangeLog:
         for attempt in range(2):
             if attempt:
                 await self._sleep(_jittered(self._push_delay))
-            request = self._client.build_request("POST", url, headers=headers, content=body)
+            request = upstream_request("POST", url, headers, body)
             try:
                 response = await send_timed(
                     self._client,
@@ -140,7 +156,7 @@ class HttpChangeLog:
             if attempt:
                 await self._sleep(_jittered(self._read_delays[attempt - 1]))
             last = attempt == attempts - 1
-            request = self._client.build_request("GET", url, headers=headers)
+            request = upstream_request("GET", url, headers)
             try:
                 response = await send_timed(
                     self._client,

@@ -16,7 +16,13 @@ from typing import Any
 
 import httpx
 
-from mana.adapters.http_client import TOTAL_TIMEOUT_S, TransportFailure, join_url, send_timed
+from mana.adapters.http_client import (
+    TOTAL_TIMEOUT_S,
+    TransportFailure,
+    join_url,
+    send_timed,
+    upstream_request,
+)
 from mana.application.errors import AuthUnauthorized, KeyUnavailable, VaultNotInitialised, ZeroKnowledge
 from mana.application.ports import Caller, MasterKey, UpstreamObserver
 
@@ -62,14 +68,12 @@ class HttpKeyVault:
         total_timeout_s: float = TOTAL_TIMEOUT_S,
     ) -> None:
         self._client = client
-        self._url = join_url(auth_url, KEY_PATH)
+        self._url = httpx.URL(join_url(auth_url, KEY_PATH))
         self._observer = observer
         self._timeout = total_timeout_s
 
     async def master_key(self, caller: Caller) -> MasterKey:
-        request = self._client.build_request(
-            "GET", self._url, headers={"Authorization": f"Bearer {caller.token}"}
-        )
+        request = upstream_request("GET", self._url, {"Authorization": f"Bearer {caller.token}"})
         try:
             response = await send_timed(
                 self._client,

@@ -25,7 +25,7 @@ from dependency_injector import containers, providers
 from mana import __version__
 from mana.adapters.crypto import AesGcmCipherFactory
 from mana.adapters.heap import release_free_memory
-from mana.adapters.http_client import TransportFailure, build_client, join_url, send_timed
+from mana.adapters.http_client import TransportFailure, build_client, join_url, send_timed, upstream_request
 from mana.adapters.in_process_sync import InProcessChangeLog
 from mana.adapters.incremental_reader import IncrementalReader
 from mana.adapters.jwks_verifier import JWKS_PATH, HttpJwksSource, JwksTokenVerifier, StaticJwksSource
@@ -139,10 +139,10 @@ def _database_check(database: LocalDatabase) -> Check:
 def _sync_health_check(client: httpx.AsyncClient, settings: Settings, observer: GatewayMetrics) -> Check:
     """``GET {MANA_SYNC_URL}/health`` within the 2 s readiness budget."""
     assert settings.sync_url is not None
-    url = join_url(settings.sync_url, "/health")
+    url = httpx.URL(join_url(settings.sync_url, "/health"))
 
     async def status() -> int | str:
-        request = client.build_request("GET", url)
+        request = upstream_request("GET", url)
         try:
             response = await send_timed(
                 client, request, upstream="sync_health", observer=observer, total_timeout_s=CHECK_BUDGET_S
