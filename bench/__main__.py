@@ -205,10 +205,10 @@ def targets(
     )
     by_name = {step.name: step.value_us for step in steps}
     replay_us = by_name["replay, per 1,000 changes"]
-    parse_us = by_name["parse a pull page, per 1,000 changes"]
+    read_us = by_name["parse and replay a pull page, per 1,000 changes"]
     for label, rate in (
         ("cold replay: applying changes (in process)", 1e9 / replay_us),
-        ("cold replay: parsing pages and applying (in process)", 1e9 / (replay_us + parse_us)),
+        ("cold replay: parsing pages and applying (in process)", 1e9 / read_us),
         (f"cold read end to end over {biggest.changes:,} changes (gateway CPU)", biggest.cold_rate),
     ):
         out.append(report.Target(label, f"{rate:,.0f} changes/s", "≥ 200,000/s", rate >= 200_000))

@@ -16,9 +16,8 @@ from mana.domain.changes import (
     READER_CLIENT_ID,
     WIRE_CLIENT_ID,
     Change,
-    InvalidChange,
-    change_from_wire,
     change_to_wire,
+    read_changes,
 )
 
 
@@ -68,12 +67,5 @@ def _page(body: Any) -> PullPage:
     synced_until = body.get("syncedUntil")
     if not isinstance(raw_changes, list) or not isinstance(synced_until, str):
         raise SyncReadFailed("invalid response")
-    changes: list[Change] = []
-    invalid: list[str | None] = []
-    for raw in raw_changes:
-        parsed = change_from_wire(raw)
-        if isinstance(parsed, InvalidChange):
-            invalid.append(parsed.event_id)
-        else:
-            changes.append(parsed)
-    return PullPage(changes, synced_until, body.get("hasMore") is True, invalid)
+    changes, invalid = read_changes(raw_changes)
+    return PullPage(changes, synced_until, body.get("hasMore") is True, [c.event_id for c in invalid])

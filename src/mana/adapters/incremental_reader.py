@@ -13,6 +13,8 @@ import itertools
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC
+from operator import itemgetter
+from typing import cast
 
 import attrs
 
@@ -56,12 +58,21 @@ class _Entry:
     send again; ids of older pages are forgotten (see :meth:`IncrementalReader._forget`)."""
 
 
+def _event_ids(page: PullPage) -> frozenset[str]:
+    """The event ids of a page's valid changes, taken in one pass at C speed."""
+    ids: frozenset[str | None] = frozenset(map(itemgetter(0), page.wire_changes))
+    return cast(frozenset[str], ids - _NO_ID if None in ids else ids)
+
+
+_NO_ID: frozenset[str | None] = frozenset((None,))
+
+
 def _page_ids(into: list[tuple[int, frozenset[str]]]) -> Callable[[PullPage], None]:
     """Notes each page's cursor and event ids as it is applied (not the page: its changes go)."""
 
     def note(page: PullPage) -> None:
         instant = parse_instant(page.synced_until)
-        ids = frozenset(c.event_id for c in page.changes if c.event_id is not None)
+        ids = _event_ids(page)
         # An unparseable cursor counts as the newest: its ids are never forgotten early.
         into.append((_NEWEST if instant is None else instant, ids))
 

@@ -31,9 +31,8 @@ from mana.domain.changes import (
     READER_CLIENT_ID,
     WIRE_CLIENT_ID,
     Change,
-    InvalidChange,
-    change_from_wire,
     change_to_wire,
+    read_changes,
 )
 
 log = logging.getLogger(__name__)
@@ -235,13 +234,7 @@ def _parse_page(content: bytes, collection: str) -> PullPage:
         or not isinstance(has_more, bool)
     ):
         raise SyncReadFailed("invalid response", collection)
-    changes: list[Change] = []
-    invalid: list[str | None] = []
-    for item in server_changes:
-        parsed = change_from_wire(item)
-        if isinstance(parsed, InvalidChange):
-            log.debug("invalid change %s: %s", parsed.event_id, parsed.rule)
-            invalid.append(parsed.event_id)
-        else:
-            changes.append(parsed)
-    return PullPage(changes=changes, synced_until=synced_until, has_more=has_more, invalid_event_ids=invalid)
+    changes, invalid = read_changes(server_changes)
+    for change in invalid:
+        log.debug("invalid change %s: %s", change.event_id, change.rule)
+    return PullPage(changes, synced_until, has_more, [change.event_id for change in invalid])

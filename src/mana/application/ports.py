@@ -7,13 +7,13 @@ own exception types.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 import attrs
 
-from mana.domain.changes import Change
+from mana.domain.changes import Change, WireChange, change_of, parts_of
 from mana.domain.replay import CollectionState
 from mana.domain.spaces import Space
 
@@ -28,12 +28,32 @@ class Caller:
 
 @attrs.frozen(slots=True)
 class PullPage:
-    """One page of a pull (mana-sync.md §5.3); invalid changes are counted, never kept."""
+    """One page of a pull (mana-sync.md §5.3); invalid changes are counted, never kept.
 
-    changes: Sequence[Change]
+    The valid changes stay as :func:`~mana.domain.changes.read_change` read them: a read replays
+    them as they are (``CollectionState.apply_wire``), and :attr:`changes` builds ``Change``
+    objects only for whoever asks.
+    """
+
+    wire_changes: Sequence[WireChange]
     synced_until: str
     has_more: bool
     invalid_event_ids: Sequence[str | None] = ()
+
+    @property
+    def changes(self) -> list[Change]:
+        return [change_of(parts) for parts in self.wire_changes]
+
+    @classmethod
+    def of(
+        cls,
+        changes: Iterable[Change],
+        synced_until: str,
+        has_more: bool,
+        invalid_event_ids: Sequence[str | None] = (),
+    ) -> PullPage:
+        """A page of ``Change`` objects (for fakes and tests)."""
+        return cls([parts_of(c) for c in changes], synced_until, has_more, invalid_event_ids)
 
 
 class ChangeLog(Protocol):

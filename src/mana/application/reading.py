@@ -62,12 +62,12 @@ async def _pull_pages(
                 "skipped invalid changes",
                 extra={"collection": collection, "event_ids": list(page.invalid_event_ids)[:20]},
             )
-        state.apply_all(page.changes)
+        state.apply_wire(page.wire_changes)
         if on_page is not None:
             on_page(page)
         if not page.has_more:
             return page.synced_until
-        if not page.changes or page.synced_until == cursor:
+        if not page.wire_changes or page.synced_until == cursor:
             raise SyncReadFailed("invalid response")
         cursor = page.synced_until
     raise SyncReadFailed("change log too large")

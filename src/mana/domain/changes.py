@@ -8,7 +8,7 @@ never its values.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, cast
 
 import attrs
@@ -73,8 +73,32 @@ class InvalidChange:
     rule: str
 
 
-def change_from_wire(raw: object) -> Change | InvalidChange:
-    """Parse one change object of a pull page or push delta (mana-sync.md §6).
+WireFields = Mapping[str, Mapping[str, Any]]
+"""The ``fields`` of an update as read, entries unchanged: each holds ``value``, and ``at`` is
+absent or a string. An entry's time (D1) is ``at`` when it is a non-empty string, else
+``updatedAt`` when that is a non-empty string, else unknown (:attr:`FieldChange.time`)."""
+
+WireChange = tuple[
+    str | None,  # eventId
+    str,  # table
+    str,  # id
+    Op,  # op
+    Mapping[str, Any] | None,  # data
+    WireFields | None,  # fields
+    str | None,  # deletedAt
+    str | None,  # spaceId, when a non-empty string
+    Any,  # actor
+    str | None,  # origin
+    int | None,  # schemaVersion
+]
+"""A valid change as plain values, in this order: what :func:`read_change` yields and a
+:class:`Change` is built from. A cold read replays these directly (``CollectionState.apply_wire``):
+building a frozen ``Change`` and its ``FieldChange`` objects cost about half of parsing a page."""
+
+
+def read_change(raw: object) -> WireChange | InvalidChange:
+    """Check one change object of a pull page or push delta against the web app's rules
+    (mana-sync.md §6) and return its parts; the one place those rules live.
 
     This runs once per change of every read (100,000 times for a long cold history), so each key
     is looked up once and the common, valid case takes the shortest path; the rules and their
@@ -123,26 +147,19 @@ def change_from_wire(raw: object) -> Change | InvalidChange:
         data = None
     elif not isinstance(data, dict):
         return InvalidChange(event_id, "data is not an object")
-    fields: dict[str, FieldChange] | None = None
-    raw_fields = get("fields")
-    if raw_fields is not None:
-        if not isinstance(raw_fields, dict):
+    fields = get("fields")
+    if fields is not None:
+        if not isinstance(fields, dict):
             return InvalidChange(event_id, "fields is not an object")
-        fields = {}
-        for name, entry in raw_fields.items():
+        for entry in fields.values():
             if not isinstance(entry, dict) or "value" not in entry:
                 return InvalidChange(event_id, "a field change is not an object with a value")
             at = entry.get("at", _ABSENT)
-            if at is _ABSENT:
-                at = None
-            elif not isinstance(at, str):
+            if at is not _ABSENT and not isinstance(at, str):
                 return InvalidChange(event_id, "a field change time is not a string")
-            updated_at = entry.get("updatedAt")
-            fields[name] = FieldChange(
-                entry["value"], at, updated_at if isinstance(updated_at, str) else None
-            )
     space_id = get("spaceId")
-    return Change(
+    return (
+        event_id,
         table,
         record_id,
         cast(Op, op),
@@ -150,10 +167,75 @@ def change_from_wire(raw: object) -> Change | InvalidChange:
         fields,
         deleted_at,
         space_id if isinstance(space_id, str) and space_id else None,
-        event_id,
         None if actor is _ABSENT else actor,
         origin,
         version,
+    )
+
+
+def read_changes(raw_changes: Iterable[object]) -> tuple[list[WireChange], list[InvalidChange]]:
+    """The valid changes of a page (in order) and the invalid ones, by :func:`read_change`."""
+    valid: list[WireChange] = []
+    invalid: list[InvalidChange] = []
+    for raw in raw_changes:
+        parts = read_change(raw)
+        if isinstance(parts, InvalidChange):
+            invalid.append(parts)
+        else:
+            valid.append(parts)
+    return valid, invalid
+
+
+def change_from_wire(raw: object) -> Change | InvalidChange:
+    """Parse one change object of a pull page or push delta (mana-sync.md §6)."""
+    parts = read_change(raw)
+    if isinstance(parts, InvalidChange):
+        return parts
+    return change_of(parts)
+
+
+def change_of(parts: WireChange) -> Change:
+    """The :class:`Change` of a change read by :func:`read_change`."""
+    event_id, table, record_id, op, data, fields, deleted_at, space_id, actor, origin, version = parts
+    return Change(
+        table,
+        record_id,
+        op,
+        data,
+        None if fields is None else {name: _field_change(entry) for name, entry in fields.items()},
+        deleted_at,
+        space_id,
+        event_id,
+        actor,
+        origin,
+        version,
+    )
+
+
+def _field_change(entry: Mapping[str, Any]) -> FieldChange:
+    updated_at = entry.get("updatedAt")
+    return FieldChange(entry["value"], entry.get("at"), updated_at if isinstance(updated_at, str) else None)
+
+
+def parts_of(change: Change) -> WireChange:
+    """A :class:`Change` as the parts :func:`read_change` yields (the inverse of :func:`change_of`)."""
+    fields = change.fields
+    return (
+        change.event_id,
+        change.table,
+        change.record_id,
+        change.op,
+        change.data,
+        None
+        if fields is None
+        else {
+            name: {"value": fc.value, "at": fc.at, "updatedAt": fc.updated_at} for name, fc in fields.items()
+        },
+        change.deleted_at,
+        change.space_id,
+        change.actor,
+        change.origin,
+        change.schema_version,
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from mana.domain.changes import Change
+from mana.domain.changes import Change, WireChange, parts_of
 from mana.domain.timestamps import format_micros, normalise_timestamp, parse_instant
 
 UNKNOWN_TIME = -(2**63)
@@ -154,60 +154,68 @@ class CollectionState:
         self._seen = self._seen.intersection(keep)
 
     def apply_all(self, changes: Iterable[Change]) -> None:
-        for change in changes:
-            self.apply(change)
-        self._compact_journal()
+        self.apply_wire(map(parts_of, changes))
 
     def apply(self, change: Change) -> None:
         """Replay one change in server order; an event id seen before is skipped."""
-        event_id = change.event_id
-        if event_id is not None:
-            if event_id in self._seen:
-                return
-            self._seen.add(event_id)
-        self._journal.append(change.record_id)
-        op = change.op
-        if op == "insert":
-            self._insert(change)
-        elif op == "update":
-            if change.fields:
-                record_id = change.record_id
-                record = self.records.get(record_id)
-                for name, fc in change.fields.items():
-                    if name in _IMMUTABLE_ON_UPDATE or _is_bookkeeping(name):
-                        continue
-                    time = _time(fc.at or fc.updated_at or None)
-                    if record is not None:
-                        record.apply(name, fc.value, time)
-                    else:
-                        self._aside.setdefault(record_id, []).append((name, fc.value, time))
-        elif change.deleted_at:
-            self._update_field(change.record_id, "deletedAt", change.deleted_at, _time(change.deleted_at))
-        else:
-            self.records.pop(change.record_id, None)
-            self._aside.pop(change.record_id, None)
+        self._apply_parts((parts_of(change),))
 
-    def _insert(self, change: Change) -> None:
-        data = change.data
-        if data is None:
-            return
+    def apply_wire(self, changes: Iterable[WireChange]) -> None:
+        """Replay changes as :func:`~mana.domain.changes.read_change` yields them, in server order:
+        what a pull page holds, replayed without building a ``Change`` per change."""
+        self._apply_parts(changes)
+        self._compact_journal()
+
+    def _apply_parts(self, changes: Iterable[WireChange]) -> None:
+        seen = self._seen
+        journal = self._journal
+        records = self.records
+        for event_id, _table, record_id, op, data, fields, deleted_at, space_id, _a, _o, _v in changes:
+            if event_id is not None:
+                if event_id in seen:
+                    continue
+                seen.add(event_id)
+            journal.append(record_id)
+            if op == "update":
+                if fields:
+                    record = records.get(record_id)
+                    for name, entry in fields.items():
+                        if name in _IMMUTABLE_ON_UPDATE or _is_bookkeeping(name):
+                            continue
+                        # The time of D1 (FieldChange.time): `at` if a non-empty string, else
+                        # `updatedAt`; anything else (absent, empty, not a string) is unknown.
+                        time = _time(entry.get("at") or entry.get("updatedAt"))
+                        if record is not None:
+                            record.apply(name, entry["value"], time)
+                        else:
+                            self._aside.setdefault(record_id, []).append((name, entry["value"], time))
+            elif op == "insert":
+                if data is not None:
+                    self._insert(record_id, data, space_id)
+            elif deleted_at:
+                self._update_field(record_id, "deletedAt", deleted_at, _time(deleted_at))
+            else:
+                records.pop(record_id, None)
+                self._aside.pop(record_id, None)
+
+    def _insert(self, record_id: str, data: Mapping[str, Any], space_id: str | None) -> None:
         time = _time(data.get("updatedAt"))
         if time == UNKNOWN_TIME:
             time = _time(data.get("createdAt"))
-        record = self.records.get(change.record_id)
+        record = self.records.get(record_id)
         if record is None:
             space = data.get("spaceId")
             if not (isinstance(space, str) and space):
-                space = change.space_id
+                space = space_id
             author = data.get("authorId")
             record = RecordState(
-                change.record_id, space, author if isinstance(author, str) else None, data.get("createdAt")
+                record_id, space, author if isinstance(author, str) else None, data.get("createdAt")
             )
             values = {k: v for k, v in data.items() if k != "id" and not _is_bookkeeping(k)}
             record.values = values
             record.times = dict.fromkeys(values, time)
-            self.records[change.record_id] = record
-            for name, value, field_time in self._aside.pop(change.record_id, ()):
+            self.records[record_id] = record
+            for name, value, field_time in self._aside.pop(record_id, ()):
                 record.apply(name, value, field_time)
             return
         for key, value in data.items():
