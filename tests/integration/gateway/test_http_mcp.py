@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from .support import (
@@ -17,6 +19,7 @@ from .support import (
     LEGACY,
     MODERN,
     MODERN_META,
+    RunningGateway,
     gateway,
     initialize,
     modern_call,
@@ -143,21 +146,38 @@ async def test_another_users_session_is_403_on_every_method(tmp_path: Path) -> N
     )  # the space is per request
 
 
-async def test_a_session_the_map_lost_is_reclaimed_by_its_owner_only(tmp_path: Path) -> None:
+def token_for_client(gw: RunningGateway, user: str, azp: str) -> str:
+    """A dev token of ``user`` issued to another OAuth client (``azp``)."""
+    issuer = gw.container.adapters.issuer()
+    now = int(time.time())
+    claims = {
+        "sub": user,
+        "iss": issuer.issuer,
+        "aud": issuer.audience,
+        "iat": now,
+        "exp": now + 600,
+        "azp": azp,
+    }
+    return jwt.encode(claims, issuer._key, algorithm="EdDSA", headers={"kid": issuer.kid, "typ": None})
+
+
+async def test_a_session_is_bound_to_the_credential_that_opened_it(tmp_path: Path) -> None:
     async with gateway(tmp_path) as gw, gw.http() as http:
         session = await open_session(http, gw.headers())
-        owners = gw.container.owners()
-        owners.remove(session)  # as if swept a moment before the SDK reaped it
-        bob = {**gw.headers(BOB, BOB_HOME), "Mcp-Session-Id": session, "MCP-Protocol-Version": LEGACY}
-        bob_first = await http.post("/mcp", json=rpc("tools/list"), headers=bob)
-        assert owners.get(session) is None
         alice = {**gw.headers(), "Mcp-Session-Id": session, "MCP-Protocol-Version": LEGACY}
-        alice_uses_it = await http.post("/mcp", json=rpc("tools/list"), headers=alice)
-        bob_after = await http.post("/mcp", json=rpc("tools/list"), headers=bob)
-    assert_rpc_error(bob_first, 404, -32600)  # the SDK's own binding: a foreign session looks absent
-    assert bob_first.json()["error"]["message"] == "Session not found"
-    assert alice_uses_it.status_code == 200
-    assert_gateway_error(bob_after, 403, "Session belongs to a different user")
+        other_client = {**alice, "Authorization": f"Bearer {token_for_client(gw, ALICE, 'another-app')}"}
+        foreign_client = await http.post("/mcp", json=rpc("tools/list"), headers=other_client)
+        refreshed = {**alice, "Authorization": f"Bearer {gw.token(ALICE)}"}
+        same_client = await http.post("/mcp", json=rpc("tools/list"), headers=refreshed)
+        gw.container.owners().remove(session)
+        after_removal = await http.post("/mcp", json=rpc("tools/list"), headers=alice)
+    # The SDK's own binding compares (azp, iss, sub) and makes such a session look absent.
+    assert_rpc_error(foreign_client, 404, -32600)
+    assert foreign_client.json()["error"]["message"] == "Session not found"
+    assert same_client.status_code == 200
+    assert "tools" in same_client.json()["result"]
+    # The owner map is the session: without its entry there is nothing left to serve it.
+    assert_rpc_error(after_removal, 404, -32600)
 
 
 async def test_modern_era_ignores_session_ids_and_has_no_get(tmp_path: Path) -> None:

@@ -89,3 +89,36 @@ def test_reservations_count_against_the_caps_until_released() -> None:
     assert not owners.user_at_cap("alice")
     owners.release("bob")
     assert owners.reserve("carol") is None
+
+
+def test_lookup_ends_a_session_at_its_idle_timeout_not_at_the_next_sweep() -> None:
+    clock = Clock()
+    owners = SessionOwners(idle_timeout_s=1800, clock=clock)
+    owners.add("idle", "alice", None, protocol_version="2025-06-18", issuer="iss", authorized_party="app")
+    owners.add("streaming", "alice", None)
+    streaming = owners.get("streaming")
+    assert streaming is not None
+    owners.begin(streaming)
+    clock.t += 1800
+    entry = owners.lookup("idle")
+    assert entry is not None
+    assert (entry.protocol_version, entry.issuer, entry.authorized_party) == ("2025-06-18", "iss", "app")
+    clock.t += 0.001
+    assert owners.lookup("idle") is None
+    assert owners.get("idle") is None  # removed, not just hidden
+    assert owners.count_for("alice") == 1
+    assert owners.lookup("streaming") is streaming  # in flight: never idle
+
+
+def test_remove_hands_back_the_entry_and_open_streams_lists_only_open_ones() -> None:
+    owners = SessionOwners()
+    owners.add("a", "alice", None)
+    owners.add("b", "alice", None)
+    stream = object()
+    entry = owners.get("a")
+    assert entry is not None
+    entry.stream = stream
+    assert owners.open_streams() == [stream]
+    assert owners.remove("a") is entry
+    assert owners.remove("a") is None
+    assert owners.open_streams() == []

@@ -1,5 +1,7 @@
 """The Quart app factory: ``/health``, ``/ready``, ``/metrics``, the protected-resource metadata, and
-``/mcp`` through the edge wrapper. One fresh SDK session manager per app (its ``run()`` works once).
+``/mcp`` through the edge wrapper. One fresh SDK session manager per app (its ``run()`` works once);
+it serves the modern era and, in stateless mode, the legacy one. Legacy sessions are the owner
+map's, each request of one served on a transport of its own (:mod:`legacy`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from mana.entrypoints.http import responses as r
 from mana.entrypoints.http.auth import Challenge
 from mana.entrypoints.http.cors import CorsPolicy
 from mana.entrypoints.http.edge import Edge
+from mana.entrypoints.http.legacy import LegacyServer
 from mana.entrypoints.http.lifecycle import Lifecycle
 from mana.entrypoints.http.mcp_asgi import McpEndpoint
 from mana.entrypoints.http.metrics import CONTENT_TYPE, GatewayMetrics
@@ -82,6 +85,10 @@ def resource_metadata_body(settings: Settings) -> bytes:
     ).encode()
 
 
+NO_REBINDING_CHECK = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+"""The gateway checks Origin and (local mode) Host itself, before authentication."""
+
+
 def new_manager(
     server: Any, *, stateless: bool = False, idle_timeout_s: float = IDLE_TIMEOUT_S
 ) -> StreamableHTTPSessionManager:
@@ -89,7 +96,7 @@ def new_manager(
         app=server,
         json_response=True,
         stateless=stateless,
-        security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        security_settings=NO_REBINDING_CHECK,
         session_idle_timeout=idle_timeout_s,
     )
 
@@ -99,15 +106,14 @@ def create_app(gateway: Gateway) -> Quart:
     app = Quart("mana-mcp")
     app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024
     stateless = settings.legacy_sessions == "stateless"
-    # The SDK reaps idle sessions after the owner map's timeout, so the two cannot disagree.
-    manager = new_manager(
-        build_mcp_server(gateway.tools, gateway.version),
-        stateless=stateless,
-        idle_timeout_s=gateway.owners.idle_timeout_s,
-    )
+    server = build_mcp_server(gateway.tools, gateway.version)
+    # Stateless: the manager opens no sessions of its own (legacy ones are the owner map's).
+    manager = new_manager(server, stateless=True)
+    legacy_server = LegacyServer(server, NO_REBINDING_CHECK)
     cors = CorsPolicy(settings.allowed_origins)
     endpoint = McpEndpoint(
         manager=manager,
+        legacy_server=legacy_server,
         verifier=gateway.verifier,
         membership=gateway.membership,
         owners=gateway.owners,
@@ -175,7 +181,7 @@ def create_app(gateway: Gateway) -> Quart:
     async def _serving() -> AsyncIterator[None]:
         for hook in gateway.startup:
             await _run_hook(hook)
-        async with manager.run():
+        async with manager.run(), legacy_server.run():
             sweeper = asyncio.create_task(_sweep(gateway.owners))
             try:
                 yield
@@ -184,6 +190,8 @@ def create_app(gateway: Gateway) -> Quart:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+                for stream in gateway.owners.open_streams():
+                    await stream.terminate()
         for hook in gateway.shutdown:
             try:
                 await _run_hook(hook)

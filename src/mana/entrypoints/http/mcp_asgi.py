@@ -2,17 +2,20 @@
 
 Everything that must happen before the SDK sees a request lives here: Host and Origin, the
 method, the bearer token, ``X-Mana-Space`` and membership, the body limit, session ownership and
-the per-user cap. Then the request context is published in a ContextVar for the MCP handlers,
-``scope["user"]`` is set for the SDK's own session binding, and the response is watched to keep
-the owner map in step with the SDK's sessions.
+the per-user cap. Then the request context is published in a ContextVar for the MCP handlers and
+the request goes to the SDK: the modern era to its session manager, a legacy-era request to a
+transport of its own (:mod:`legacy`) for the session our owner map keeps, whose response is
+watched to open, update and end that session.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from typing import Any
 
+import anyio
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -25,6 +28,7 @@ from mana.entrypoints.http import responses as r
 from mana.entrypoints.http import spaces
 from mana.entrypoints.http.auth import MISSING_HEADER, Challenge, bearer_token
 from mana.entrypoints.http.cors import CorsPolicy
+from mana.entrypoints.http.legacy import SESSION_NOT_FOUND, LegacyServer
 from mana.entrypoints.http.lifecycle import Lifecycle
 from mana.entrypoints.http.sessions import SessionEntry, SessionOwners
 from mana.entrypoints.logs import request_id_var
@@ -116,6 +120,24 @@ def replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+def negotiated_version(body: bytes) -> str | None:
+    """``result.protocolVersion`` of an ``initialize`` answer; None for an error or anything else.
+
+    Only a successful ``initialize`` opens a session: one that failed could serve nothing but
+    ``ping`` (the SDK kept such a session until it was reaped; here it is never opened)."""
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    result = message.get("result") if isinstance(message, dict) else None
+    version = result.get("protocolVersion") if isinstance(result, dict) else None
+    return _KNOWN_VERSIONS.get(version) if isinstance(version, str) else None
+
+
+_KNOWN_VERSIONS = {v: v for v in HANDSHAKE_PROTOCOL_VERSIONS}
+"""Interned: every entry shares the SDK's own version strings."""
+
+
 def initialize_client(body: bytes) -> tuple[bool, str | None]:
     """Whether ``body`` is a JSON-RPC ``initialize`` request, and its ``clientInfo.name``."""
     try:
@@ -135,6 +157,7 @@ class McpEndpoint:
         self,
         *,
         manager: StreamableHTTPSessionManager,
+        legacy_server: LegacyServer,
         verifier: TokenVerifier,
         membership: spaces.SpaceMembership,
         owners: SessionOwners,
@@ -146,6 +169,7 @@ class McpEndpoint:
         stateless_legacy: bool = False,
     ) -> None:
         self.manager = manager
+        self._legacy = legacy_server
         self._verifier = verifier
         self._membership = membership
         self._owners = owners
@@ -223,16 +247,21 @@ class McpEndpoint:
             return await r.send_error(send, 405, r.METHOD_NOT_ALLOWED, POST_ONLY)
         raw_sid = headers.get(b"mcp-session-id") if legacy else None
         session_id = raw_sid.decode("latin-1") if raw_sid is not None else None
+        sessions = legacy and not self._stateless_legacy
         entry: SessionEntry | None = None
         opening = False
         client_name: str | None = None
         if session_id is not None:
-            entry = self._owners.get(session_id)
+            entry = self._owners.lookup(session_id)
             if entry is not None and entry.owner != verified.subject:
                 return await r.send_error(send, 403, r.FOREIGN_SESSION)
+            if sessions and not _same_principal(entry, verified):
+                # Unknown, expired or deleted; or opened with another credential of this user (the
+                # SDK's own binding, which makes such a session look absent).
+                return await r.send_body(send, 404, SESSION_NOT_FOUND, [], b"application/json")
             if entry is not None:
                 client_name = entry.client_name
-        elif legacy and method == "POST":
+        elif sessions and method == "POST":
             opening, client_name = initialize_client(body)
             if opening:
                 full = self._owners.reserve(verified.subject)
@@ -241,7 +270,12 @@ class McpEndpoint:
                 if full == "total":
                     return await r.send_error(send, 503, r.GATEWAY_FULL, RETRY_60)
         # 10. Hand over to the SDK.
-        await self._serve(scope, receive, send, verified, space_id, session_id, entry, opening, client_name)
+        if sessions:
+            await self._serve_session(
+                scope, receive, send, body, verified, space_id, session_id, entry, opening, client_name
+            )
+        else:
+            await self._serve(scope, receive, send, verified, space_id, session_id, client_name)
         return None
 
     async def _too_large(self, receive: Receive, send: Send) -> None:
@@ -260,6 +294,17 @@ class McpEndpoint:
                 break
         await r.send_error(send, 413, r.BODY_TOO_LARGE, [(b"connection", b"close")])
 
+    def _context(
+        self, verified: VerifiedToken, space_id: str | None, session_id: str | None, client_name: str | None
+    ) -> McpRequest:
+        return McpRequest(
+            token=verified,
+            space_id=space_id,
+            request_id=request_id_var.get() or "-",
+            session_id=session_id,
+            session_client_name=client_name,
+        )
+
     async def _serve(
         self,
         scope: Scope,
@@ -268,74 +313,132 @@ class McpEndpoint:
         verified: VerifiedToken,
         space_id: str | None,
         session_id: str | None,
+        client_name: str | None,
+    ) -> None:
+        """The modern era, and the legacy era in stateless mode: the SDK's session manager."""
+        reset = current_mcp_request.set(self._context(verified, space_id, session_id, client_name))
+        try:
+            await self.manager.handle_request(
+                {**scope, "user": self._user(verified)}, receive, sanitising(send)
+            )
+        finally:
+            current_mcp_request.reset(reset)
+
+    async def _serve_session(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        body: bytes,
+        verified: VerifiedToken,
+        space_id: str | None,
+        session_id: str | None,
         entry: SessionEntry | None,
         opening: bool,
         client_name: str | None,
     ) -> None:
-        status = 0
-        minted: bytes | None = None
+        """A legacy-era request: on a transport of its own that carries the session's id.
 
+        Without an id the transport gets a fresh one, as the SDK mints for every request that
+        comes without: an ``initialize`` that succeeds under it opens the session, and anything
+        else is answered 400 by the transport itself.
+        """
+        sid = session_id if session_id is not None else uuid.uuid4().hex
+        method = scope["method"]
+        reinitialize = entry is not None and b'"initialize"' in body and initialize_client(body)[0]
+        watched = opening or reinitialize
+        inner = sanitising(send)
         held: Message | None = None
+        answer = b""
+        ended: SessionEntry | None = None
+        reserved = opening
 
         async def watch(message: Message) -> None:
-            nonlocal status, minted, held
+            # The owner map changes before the client can see the answer, so its next request
+            # finds the session it was just given (or no longer finds the one it deleted).
+            nonlocal held, answer, ended, reserved
             if message["type"] == "http.response.start":
                 status = message["status"]
-                if opening:
-                    for key, value in message.get("headers", ()):
-                        if key.lower() == b"mcp-session-id":
-                            minted = value
-                            break
-                if status == 400:
-                    held = message  # may be the SDK's validation dump; decided on the body
+                if watched and 0 < status < 400:
+                    held = message
                     return
+                if session_id is not None and method == "DELETE" and status == 200:
+                    ended = self._owners.remove(session_id)
             elif held is not None:
-                start, held = held, None
-                await send_sanitised_400(send, start, message)
-                return
-            await send(message)
+                answer += message.get("body", b"")
+                if message.get("more_body", False):
+                    return
+                if self._opened(answer, sid, body, entry if reinitialize else None, verified, client_name):
+                    reserved = False
+                await inner(held)
+                held = None
+                message = {**message, "body": answer}
+            await inner(message)
 
-        context = McpRequest(
-            token=verified,
-            space_id=space_id,
-            request_id=request_id_var.get() or "-",
-            session_id=session_id,
-            session_client_name=client_name,
-        )
-        reset = current_mcp_request.set(context)
+        reset = current_mcp_request.set(self._context(verified, space_id, session_id, client_name))
+        scope = {**scope, "user": self._user(verified)}
+        stream = entry.stream if entry is not None and method == "GET" else None
         if entry is not None:
             self._owners.begin(entry)
         try:
-            await self.manager.handle_request({**scope, "user": self._user(verified)}, receive, watch)
+            if stream is not None:
+                # The open stream's own transport answers a second GET (406, or 409).
+                await stream.handle_request(scope, receive, watch)
+            elif (
+                entry is not None
+                and method == "POST"
+                and not reinitialize
+                and await self._legacy.answer(sid, entry.protocol_version, body, scope, receive, watch)
+            ):
+                pass
+            else:
+                transport = self._legacy.transport(sid)
+                if entry is not None and method == "GET":
+                    entry.stream = transport
+                try:
+                    version = entry.protocol_version if entry is not None else None
+                    await self._legacy.serve(transport, version, scope, receive, watch)
+                finally:
+                    if entry is not None and entry.stream is transport:
+                        entry.stream = None
         finally:
             current_mcp_request.reset(reset)
             if entry is not None:
                 self._owners.end(entry)
-            self._after(
-                scope["method"], status, session_id, entry, opening, minted, verified.subject, client_name
-            )
+            if reserved:
+                self._owners.release(verified.subject)
+        if ended is not None and ended.stream is not None:
+            with anyio.CancelScope(shield=True):
+                await ended.stream.terminate()
 
-    def _after(
+    def _opened(
         self,
-        method: str,
-        status: int,
-        session_id: str | None,
+        answer: bytes,
+        sid: str,
+        body: bytes,
         entry: SessionEntry | None,
-        opening: bool,
-        minted: bytes | None,
-        owner: str,
+        verified: VerifiedToken,
         client_name: str | None,
-    ) -> None:
-        if opening:
-            self._owners.release(owner)
-        if opening and minted is not None and 0 < status < 400:
-            self._owners.add(minted.decode("latin-1"), owner, client_name)
-        elif session_id is not None and (status == 404 or (method == "DELETE" and status == 200)):
-            self._owners.remove(session_id)
-        elif session_id is not None and entry is None and 0 < status < 400:
-            # The SDK still holds a session our map lost (swept at the edge of the idle timeout);
-            # its own binding let only the creator's principal through, so the owner is known.
-            self._owners.add(session_id, owner, client_name)
+    ) -> bool:
+        """A successful ``initialize`` opens the session (True: its reserved slot is taken up), or,
+        sent on an open one, renews what it negotiated, as the SDK's session would."""
+        version = negotiated_version(answer)
+        if version is None:
+            return False
+        if entry is not None:
+            entry.protocol_version = version
+            entry.client_name = initialize_client(body)[1]
+            return False
+        self._owners.release(verified.subject)
+        self._owners.add(
+            sid,
+            verified.subject,
+            client_name,
+            protocol_version=version,
+            issuer=verified.issuer,
+            authorized_party=verified.authorized_party,
+        )
+        return True
 
     def _user(self, verified: VerifiedToken) -> AuthenticatedUser:
         """The SDK's identity object for its own session binding; one per principal, built once."""
@@ -354,3 +457,29 @@ class McpEndpoint:
             )
             user = self._users[key] = AuthenticatedUser(access)
         return user
+
+
+def _same_principal(entry: SessionEntry | None, verified: VerifiedToken) -> bool:
+    return (
+        entry is not None
+        and entry.issuer == verified.issuer
+        and (entry.authorized_party or "") == (verified.authorized_party or "")
+    )
+
+
+def sanitising(send: Send) -> Send:
+    """``send`` with the SDK's 400s held back until their body shows whether to rewrite them."""
+    held: Message | None = None
+
+    async def watch(message: Message) -> None:
+        nonlocal held
+        if message["type"] == "http.response.start" and message["status"] == 400:
+            held = message
+            return
+        if held is not None and message["type"] == "http.response.body":
+            start, held = held, None
+            await send_sanitised_400(send, start, message)
+            return
+        await send(message)
+
+    return watch

@@ -1,16 +1,17 @@
-"""The legacy-era session owner map: session id → who opened it (D11, gateway-http.md §7).
+"""The legacy-era sessions: session id → who opened it and what it negotiated (D11, gateway-http.md §7).
 
-The SDK keeps sessions in memory and answers 404 for a foreign one; the 403 of D11 and the
-per-user cap need our own map in front of it. It lives exactly as long as the SDK's sessions:
-entries go on DELETE, on an SDK 404, and when idle longer than the SDK's idle timeout (the SDK
-reaps those silently, so the map is swept).
+This map is the session: each request of it is served on a fresh SDK transport (:mod:`legacy`),
+so an idle session costs one small entry instead of the SDK's per-session machinery. Entries go
+on DELETE and once idle (nothing in flight) for longer than the idle timeout: :meth:`lookup`
+treats such an entry as gone at once, and the sweep frees it. In ``MANA_LEGACY_SESSIONS=stateless``
+mode no session is ever added.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -28,6 +29,13 @@ class SessionEntry:
     client_name: str | None = None
     in_flight: int = 0
     """Requests (including an open GET stream) currently inside the SDK for this session."""
+    protocol_version: str | None = None
+    """The version ``initialize`` negotiated: what the server speaks on every request of the session."""
+    issuer: str | None = None
+    authorized_party: str | None = None
+    """With ``owner``, the principal that opened it: the SDK's own binding compares all three."""
+    stream: Any = None
+    """The SDK transport serving this session's open GET stream, if one is open."""
 
 
 class SessionOwners:
@@ -58,6 +66,19 @@ class SessionOwners:
 
     def get(self, session_id: str) -> SessionEntry | None:
         return self._entries.get(session_id)
+
+    def lookup(self, session_id: str) -> SessionEntry | None:
+        """The live session, or None; an entry past its idle timeout is removed here, so a session
+        ends at its timeout exactly, not at the next sweep."""
+        entry = self._entries.get(session_id)
+        if (
+            entry is not None
+            and entry.in_flight == 0
+            and entry.last_seen < self._clock() - self.idle_timeout_s
+        ):
+            self.remove(session_id)
+            return None
+        return entry
 
     def count_for(self, owner: str) -> int:
         return self._per_user.get(owner, 0)
@@ -90,23 +111,46 @@ class SessionOwners:
             self._pending.pop(owner, None)
         self._pending_total = max(0, self._pending_total - 1)
 
-    def add(self, session_id: str, owner: str, client_name: str | None) -> SessionEntry:
+    def add(
+        self,
+        session_id: str,
+        owner: str,
+        client_name: str | None,
+        *,
+        protocol_version: str | None = None,
+        issuer: str | None = None,
+        authorized_party: str | None = None,
+    ) -> SessionEntry:
         now = self._clock()
         self.remove(session_id)
-        entry = SessionEntry(owner=owner, opened=now, last_seen=now, client_name=client_name)
+        entry = SessionEntry(
+            owner=owner,
+            opened=now,
+            last_seen=now,
+            client_name=client_name,
+            protocol_version=protocol_version,
+            issuer=issuer,
+            authorized_party=authorized_party,
+        )
         self._entries[session_id] = entry
         self._per_user[owner] = self._per_user.get(owner, 0) + 1
         return entry
 
-    def remove(self, session_id: str) -> None:
+    def remove(self, session_id: str) -> SessionEntry | None:
+        """Forget the session; returns its entry (whose open stream the caller ends), if it had one."""
         entry = self._entries.pop(session_id, None)
         if entry is None:
-            return
+            return None
         left = self._per_user[entry.owner] - 1
         if left:
             self._per_user[entry.owner] = left
         else:
             del self._per_user[entry.owner]
+        return entry
+
+    def open_streams(self) -> list[Any]:
+        """The transports of every open GET stream (ended at shutdown)."""
+        return [e.stream for e in self._entries.values() if e.stream is not None]
 
     def begin(self, entry: SessionEntry) -> None:
         entry.in_flight += 1

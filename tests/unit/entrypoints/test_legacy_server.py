@@ -1,0 +1,177 @@
+"""The direct answer of a legacy request against what the SDK's transport answers for it.
+
+:meth:`LegacyServer.answer` exists only to skip the transport's per-request tasks and streams;
+for every request it takes it must write byte for byte what the transport would (status, headers,
+body), and it must leave everything else to the transport without sending anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import mcp_types as types
+import pytest
+from mcp.server import Server
+from mcp.server.context import ServerRequestContext
+
+from mana.application.ports import VerifiedToken
+from mana.entrypoints.harness import ALICE, ALICE_PERSONAL, build_harness
+from mana.entrypoints.http.app import NO_REBINDING_CHECK
+from mana.entrypoints.http.legacy import LegacyServer
+from mana.entrypoints.mcp_server import build_mcp_server
+from mana.entrypoints.request_context import McpRequest, current_mcp_request
+
+SESSION = "0123456789abcdef0123456789abcdef"
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+def scope(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "path": "/mcp",
+        "raw_path": b"/mcp",
+        "query_string": b"",
+        "headers": [(b"mcp-session-id", SESSION.encode()), *headers],
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 5000),
+        "root_path": "",
+    }
+
+
+JSON_POST = [(b"accept", b"application/json, text/event-stream"), (b"content-type", b"application/json")]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+
+    def answer(self) -> Answer:
+        start = self.messages[0]
+        body = b"".join(m.get("body", b"") for m in self.messages[1:])
+        return start["status"], list(start["headers"]), body
+
+
+def receiving(body: bytes) -> Any:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+async def by_transport(legacy: LegacyServer, version: str, body: bytes, headers: Any = JSON_POST) -> Answer:
+    sent = Recorder()
+    await legacy.serve(legacy.transport(SESSION), version, scope(headers), receiving(body), sent)
+    return sent.answer()
+
+
+async def directly(
+    legacy: LegacyServer, version: str, body: bytes, headers: Any = JSON_POST
+) -> Answer | None:
+    sent = Recorder()
+    answered = await legacy.answer(SESSION, version, body, scope(headers), receiving(body), sent)
+    if not answered:
+        assert sent.messages == []  # nothing may have gone out before the transport takes over
+        return None
+    return sent.answer()
+
+
+@pytest.fixture
+async def gateway_server() -> AsyncIterator[LegacyServer]:
+    harness = build_harness()
+    token = VerifiedToken(subject=ALICE, token="t")
+    reset = current_mcp_request.set(McpRequest(token=token, space_id=ALICE_PERSONAL, request_id="r1"))
+    legacy = LegacyServer(build_mcp_server(harness.service, "0.1.0"), NO_REBINDING_CHECK)
+    async with legacy.run():
+        yield legacy
+    current_mcp_request.reset(reset)
+
+
+def rpc(method: str, params: Any = None, id_: Any = 1) -> bytes:
+    message: dict[str, Any] = {"jsonrpc": "2.0", "id": id_, "method": method}
+    if params is not None:
+        message["params"] = params
+    return json.dumps(message).encode()
+
+
+REQUESTS = [
+    rpc("tools/list"),
+    rpc("tools/list", id_="a-string-id"),
+    rpc("tools/call", {"name": "spaces_list", "arguments": {}}),
+    rpc("tools/call", {"name": "todo_list", "arguments": {}}, id_=7),
+    rpc("tools/call", {"name": "notes_create", "arguments": {"title": ""}}),  # a tool error result
+    rpc("tools/call", {"name": "no_such_tool", "arguments": {}}),  # -32602
+    rpc("tools/call", {"arguments": {}}),  # params fail validation
+    rpc("tools/call", {"name": "spaces_list", "arguments": {}, "_meta": {"progressToken": 5}}),
+    rpc("ping"),
+    rpc("foo/bar"),  # no such method
+    rpc("resources/list"),  # a spec method this server has no handler for
+    rpc("logging/setLevel", {"level": "debug"}),
+]
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"])
+@pytest.mark.parametrize("body", REQUESTS, ids=lambda b: b.decode()[:60])
+async def test_a_direct_answer_is_the_transports_answer(
+    gateway_server: LegacyServer, version: str, body: bytes
+) -> None:
+    expected = await by_transport(gateway_server, version, body)
+    assert await directly(gateway_server, version, body) == expected
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", "2024-11-05"])
+async def test_the_server_speaks_the_sessions_negotiated_version(version: str) -> None:
+    async def echo(ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams) -> Any:
+        text = f"{ctx.protocol_version} {ctx.session.client_params is None}"
+        return types.CallToolResult(content=[types.TextContent(type="text", text=text)])
+
+    legacy = LegacyServer(Server("t", on_call_tool=echo), NO_REBINDING_CHECK)
+    body = rpc("tools/call", {"name": "x", "arguments": {}})
+    async with legacy.run():
+        expected = await by_transport(legacy, version, body)
+        got = await directly(legacy, version, body)
+    assert got == expected
+    assert json.loads(expected[2])["result"]["content"][0]["text"] == f"{version} True"
+
+
+async def test_a_handler_that_raises_is_mapped_as_the_dispatcher_maps_it() -> None:
+    async def boom(ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams) -> Any:
+        raise RuntimeError("kaboom")
+
+    legacy = LegacyServer(Server("t", on_call_tool=boom), NO_REBINDING_CHECK)
+    body = rpc("tools/call", {"name": "x", "arguments": {}})
+    async with legacy.run():
+        expected = await by_transport(legacy, "2025-11-25", body)
+        got = await directly(legacy, "2025-11-25", body)
+    assert got == expected
+    assert json.loads(expected[2])["error"] == {"code": 0, "message": "kaboom"}
+
+
+CLIENT = {"name": "c", "version": "1"}
+LEFT_TO_THE_TRANSPORT = [
+    (
+        rpc("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": CLIENT}),
+        JSON_POST,
+    ),
+    (b'{"jsonrpc":"2.0","method":"notifications/initialized"}', JSON_POST),
+    (b'{"jsonrpc":"2.0","id":1,"result":{}}', JSON_POST),  # a client's response
+    (b"{nope", JSON_POST),
+    (b'{"jsonrpc":"2.0","id":1}', JSON_POST),
+    (rpc("tools/list"), [(b"accept", b"text/html"), (b"content-type", b"application/json")]),
+    (rpc("tools/list"), [(b"accept", b"application/json"), (b"content-type", b"text/plain")]),
+    (rpc("tools/list"), [(b"accept", b"application/json")]),
+]
+
+
+@pytest.mark.parametrize(("body", "headers"), LEFT_TO_THE_TRANSPORT, ids=lambda v: repr(v)[:50])
+async def test_everything_else_is_left_to_the_transport(
+    gateway_server: LegacyServer, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    assert await directly(gateway_server, "2025-11-25", body, headers) is None
