@@ -27,11 +27,11 @@ SESSION = "0123456789abcdef0123456789abcdef"
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 
-def scope(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, Any]:
+def scope(headers: Sequence[tuple[bytes, bytes]], method: str = "POST") -> dict[str, Any]:
     return {
         "type": "http",
         "http_version": "1.1",
-        "method": "POST",
+        "method": method,
         "path": "/mcp",
         "raw_path": b"/mcp",
         "query_string": b"",
@@ -66,17 +66,19 @@ def receiving(body: bytes) -> Any:
     return receive
 
 
-async def by_transport(legacy: LegacyServer, version: str, body: bytes, headers: Any = JSON_POST) -> Answer:
+async def by_transport(
+    legacy: LegacyServer, version: str, body: bytes, headers: Any = JSON_POST, method: str = "POST"
+) -> Answer:
     sent = Recorder()
-    await legacy.serve(legacy.transport(SESSION), version, scope(headers), receiving(body), sent)
+    await legacy.serve(legacy.transport(SESSION), version, scope(headers, method), receiving(body), sent)
     return sent.answer()
 
 
 async def directly(
-    legacy: LegacyServer, version: str, body: bytes, headers: Any = JSON_POST
+    legacy: LegacyServer, version: str, body: bytes, headers: Any = JSON_POST, method: str = "POST"
 ) -> Answer | None:
     sent = Recorder()
-    answered = await legacy.answer(SESSION, version, body, scope(headers), receiving(body), sent)
+    answered = await legacy.answer(SESSION, version, body, scope(headers, method), receiving(body), sent)
     if not answered:
         assert sent.messages == []  # nothing may have gone out before the transport takes over
         return None
@@ -114,6 +116,12 @@ REQUESTS = [
     rpc("foo/bar"),  # no such method
     rpc("resources/list"),  # a spec method this server has no handler for
     rpc("logging/setLevel", {"level": "debug"}),
+    b'{"jsonrpc":"2.0","method":"notifications/initialized"}',
+    b'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}',
+    b'{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}',
+    b'{"jsonrpc":"2.0","method":"notifications/made_up","params":{"x":1}}',
+    b'{"jsonrpc":"2.0","id":1,"result":{}}',  # a client's response
+    b'{"jsonrpc":"2.0","id":2,"error":{"code":-1,"message":"no"}}',
 ]
 
 
@@ -124,6 +132,13 @@ async def test_a_direct_answer_is_the_transports_answer(
 ) -> None:
     expected = await by_transport(gateway_server, version, body)
     assert await directly(gateway_server, version, body) == expected
+
+
+async def test_a_direct_delete_is_the_transports_delete(gateway_server: LegacyServer) -> None:
+    headers = [(b"accept", b"application/json")]
+    expected = await by_transport(gateway_server, "2025-11-25", b"", headers, "DELETE")
+    assert expected[0] == 200
+    assert await directly(gateway_server, "2025-11-25", b"", headers, "DELETE") == expected
 
 
 @pytest.mark.parametrize("version", ["2025-11-25", "2024-11-05"])
@@ -160,8 +175,7 @@ LEFT_TO_THE_TRANSPORT = [
         rpc("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": CLIENT}),
         JSON_POST,
     ),
-    (b'{"jsonrpc":"2.0","method":"notifications/initialized"}', JSON_POST),
-    (b'{"jsonrpc":"2.0","id":1,"result":{}}', JSON_POST),  # a client's response
+    (b'{"jsonrpc":"2.0","method":"notifications/initialized","params":"not an object"}', JSON_POST),
     (b"{nope", JSON_POST),
     (b'{"jsonrpc":"2.0","id":1}', JSON_POST),
     (rpc("tools/list"), [(b"accept", b"text/html"), (b"content-type", b"application/json")]),

@@ -10,10 +10,12 @@ The server side of each request is what the stateful session would have run: the
 recipe, on a connection that speaks the session's negotiated protocol version.
 
 A transport and its dispatcher loop cost about 300 µs of CPU per request (tasks, task groups,
-memory streams). So the one common request, a well-formed JSON-RPC request other than
-``initialize`` on an open session, is answered by :meth:`LegacyServer.answer` directly: the same
-checks in the same order, the same server kernel (``serve_one``), the same error mapping and
-the same response the transport would write. Anything else goes to the transport.
+memory streams). So what an open session mostly sends (a well-formed JSON-RPC request other than
+``initialize``, a notification or a client's response, a DELETE) is answered by
+:meth:`LegacyServer.answer` directly: the same checks in the same order, the same server kernel
+(``serve_one`` / ``on_notify``), the same error mapping and the same response the transport would
+write. Anything else (``initialize``, the GET stream, whatever the transport would refuse) goes
+to the transport.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import attrs
 import pydantic_core
 from anyio.abc import TaskStatus
 from mcp.server.connection import Connection
-from mcp.server.runner import serve_connection, serve_one
+from mcp.server.runner import ServerRunner, aclose_shielded, serve_connection, serve_one
 from mcp.server.streamable_http import (
     MCP_SESSION_ID_HEADER,
     StreamableHTTPServerTransport,
@@ -43,6 +45,7 @@ from mcp.shared.transport_context import TransportContext
 from mcp_types import (
     ErrorData,
     JSONRPCError,
+    JSONRPCNotification,
     JSONRPCRequest,
     JSONRPCResponse,
     RequestId,
@@ -69,7 +72,7 @@ class OneExchange:
     """The dispatch context of one request answered with one JSON body: like the dispatcher's in
     JSON-response mode, it has no back-channel, and notifications and progress have no wire."""
 
-    request_id: RequestId
+    request_id: RequestId | None
     message_metadata: ServerMessageMetadata
     transport: TransportContext = _JSON_REQUEST_CONTEXT
     cancel_requested: anyio.Event = attrs.Factory(anyio.Event)
@@ -170,10 +173,17 @@ class LegacyServer:
         receive: Receive,
         send: Send,
     ) -> bool:
-        """Answer a POST on an open session the way its transport would, when it is a plain
-        JSON-RPC request; False (nothing sent) for anything else, which the transport then gets."""
+        """Answer a request on an open session the way its transport would: a DELETE, or a POST of
+        one JSON-RPC message other than ``initialize``. False (nothing sent) for anything else,
+        which the transport then gets."""
         request = Request(scope, receive)
-        if await self._checks.validate_request(request, is_post=True) is not None:
+        is_post = scope["method"] == "POST"
+        if await self._checks.validate_request(request, is_post=is_post) is not None:
+            return False
+        if scope["method"] == "DELETE":
+            await self._respond(None, 200, session_id, scope, receive, send)
+            return True
+        if not is_post:
             return False
         if not check_accept_headers(request)[0] or not _json_content_type(request):
             return False
@@ -181,11 +191,22 @@ class LegacyServer:
             message = jsonrpc_message_adapter.validate_python(pydantic_core.from_json(body), by_name=False)
         except (ValueError, ValidationError):
             return False
-        if not isinstance(message, JSONRPCRequest) or message.method == "initialize":
+        if isinstance(message, JSONRPCRequest) and message.method == "initialize":
             return False
         metadata = ServerMessageMetadata(request_context=request, can_send_request=False)
         connection = Connection.from_envelope(protocol_version or LATEST_HANDSHAKE_VERSION, None, None)
         connection.session_id = session_id
+        if not isinstance(message, JSONRPCRequest):
+            # Accepted first, then handled (a client's response has no request of this exchange
+            # to settle; the dispatcher drops it).
+            await self._respond(None, 202, session_id, scope, receive, send)
+            if isinstance(message, JSONRPCNotification):
+                runner = ServerRunner(self._server, connection, self._lifespan_state)
+                try:
+                    await runner.on_notify(OneExchange(None, metadata), message.method, message.params)
+                finally:
+                    await aclose_shielded(connection)
+            return True
         reply: JSONRPCResponse | JSONRPCError
         try:
             result = await serve_one(
@@ -205,10 +226,22 @@ class LegacyServer:
             reply = JSONRPCError(jsonrpc="2.0", id=message.id, error=error)
         else:
             reply = JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result)
+        await self._respond(reply, 200, session_id, scope, receive, send)
+        return True
+
+    @staticmethod
+    async def _respond(
+        reply: JSONRPCResponse | JSONRPCError | None,
+        status: int,
+        session_id: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """The transport's JSON answer (its ``_create_json_response``)."""
         response = Response(
-            reply.model_dump_json(by_alias=True, exclude_unset=True),
-            status_code=200,
+            reply.model_dump_json(by_alias=True, exclude_unset=True) if reply is not None else None,
+            status_code=status,
             headers={"Content-Type": "application/json", MCP_SESSION_ID_HEADER: session_id},
         )
         await response(scope, receive, send)
-        return True

@@ -386,7 +386,7 @@ class McpEndpoint:
                 await stream.handle_request(scope, receive, watch)
             elif (
                 entry is not None
-                and method == "POST"
+                and method != "GET"
                 and not reinitialize
                 and await self._legacy.answer(sid, entry.protocol_version, body, scope, receive, watch)
             ):
