@@ -3,17 +3,23 @@
 Idle: after start and one call. Per open legacy session: 1,000 sessions (10 users x 100, the
 per-user cap) opened and left idle. Per cached user: 1,000 users each making one ``todo.list``
 (token, master key, spaces and an incremental-reader entry cached for each).
+
+``python -m bench.memory`` measures only these, against stand-ins and fresh processes (about
+30 s), with the bare-SDK floor beside them; ``make bench`` runs them as its section 4.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import tempfile
+from pathlib import Path
 
 import attrs
 
 from bench.loadgen import Connection, Target, call_once, open_legacy_session
 from bench.procs import Server
-from bench.stack import Identity, Standins
+from bench.stack import Identity, Standins, floor, gateway, remote_env, standins
 
 SESSION_USERS = 10
 SESSIONS_PER_USER = 100
@@ -89,3 +95,31 @@ def run_memory(server: Server, stand: Standins) -> MemoryRow:
         per_user_kib=(with_users - with_sessions) * 1024 / CACHED_USERS,
         after_mib=with_users,
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__)
+    parser.add_argument("--runs", type=int, default=1, help="fresh gateways, one after another")
+    parser.add_argument("--no-floor", action="store_true", help="skip the bare-SDK floor")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="mana-bench-memory-"))
+    with standins(work) as stand:
+        for run in range(args.runs):
+            with gateway(work, f"gateway-memory-{run}", remote_env(stand)) as fresh:
+                row = run_memory(fresh, stand)
+            print(
+                f"gateway: idle {row.idle_mib:.1f} MiB, per idle session {row.per_session_kib:.1f} KiB,"
+                f" per cached user {row.per_user_kib:.1f} KiB, after {row.after_mib:.1f} MiB",
+                flush=True,
+            )
+        if not args.no_floor:
+            who = stand.users("u_floor_", 1)[0]
+            floor_args = ["--profile", "remote", "--auth-url", stand.auth_url, "--sync-url", stand.sync_url,
+                          "--user", who.user, "--space", who.space]  # fmt: skip
+            with floor(work, "floor-memory", floor_args) as fresh_floor:
+                f = run_floor_memory(fresh_floor, who.target(fresh_floor.port))
+            print(f"floor:   idle {f.idle_mib:.1f} MiB, per idle session {f.per_session_kib:.1f} KiB")
+
+
+if __name__ == "__main__":
+    main()
