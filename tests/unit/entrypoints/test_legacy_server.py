@@ -11,10 +11,12 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import anyio
 import mcp_types as types
 import pytest
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 from mana.application.ports import VerifiedToken
 from mana.entrypoints.harness import ALICE, ALICE_PERSONAL, build_harness
@@ -78,7 +80,7 @@ async def directly(
     legacy: LegacyServer, version: str, body: bytes, headers: Any = JSON_POST, method: str = "POST"
 ) -> Answer | None:
     sent = Recorder()
-    answered = await legacy.answer(SESSION, version, body, scope(headers, method), receiving(body), sent)
+    answered = await legacy.answer(SESSION, version, body, scope(headers, method), receiving(body), sent, {})
     if not answered:
         assert sent.messages == []  # nothing may have gone out before the transport takes over
         return None
@@ -189,3 +191,90 @@ async def test_everything_else_is_left_to_the_transport(
     gateway_server: LegacyServer, body: bytes, headers: list[tuple[bytes, bytes]]
 ) -> None:
     assert await directly(gateway_server, "2025-11-25", body, headers) is None
+
+
+async def test_a_cancelled_request_is_answered_as_the_transport_answers_one() -> None:
+    """``notifications/cancelled`` on the session interrupts its request, which still gets an
+    answer (-32800) because the 2025 wire ends a request only with a response for its id."""
+    started, release = anyio.Event(), anyio.Event()
+    calls: list[str] = []
+
+    async def slow(ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams) -> Any:
+        calls.append(params.name)
+        started.set()
+        await release.wait()
+        return types.CallToolResult(content=[types.TextContent(type="text", text="late")])
+
+    legacy = LegacyServer(Server("t", on_call_tool=slow), NO_REBINDING_CHECK)
+    in_flight: dict[Any, Any] = {}
+    answers: dict[str, Answer] = {}
+
+    async def post(name: str, body: bytes) -> None:
+        sent = Recorder()
+        assert await legacy.answer(
+            SESSION, "2025-11-25", body, scope(JSON_POST), receiving(body), sent, in_flight
+        )
+        answers[name] = sent.answer()
+
+    cancel = b'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"call-1"}}'
+    other = b'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"nobody"}}'
+    async with legacy.run(), anyio.create_task_group() as tg:
+        tg.start_soon(post, "call", rpc("tools/call", {"name": "x", "arguments": {}}, id_="call-1"))
+        await started.wait()
+        await post("unrelated cancel", other)
+        assert list(in_flight) == ["call-1"]
+        await post("cancel", cancel)
+    assert answers["cancel"][0] == 202
+    assert answers["unrelated cancel"][0] == 202
+    status, headers, body = answers["call"]
+    assert status == 200
+    assert (b"mcp-session-id", SESSION.encode()) in headers
+    assert json.loads(body) == {
+        "jsonrpc": "2.0",
+        "id": "call-1",
+        "error": {"code": -32800, "message": "Request cancelled"},
+    }
+    assert calls == ["x"]
+    assert in_flight == {}
+
+
+async def test_cancelling_answers_what_the_sdks_own_session_answers() -> None:
+    """The same scenario on the SDK's stateful session manager (what the gateway used before)."""
+    started, release = anyio.Event(), anyio.Event()
+
+    async def slow(ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams) -> Any:
+        started.set()
+        await release.wait()
+        return types.CallToolResult(content=[types.TextContent(type="text", text="late")])
+
+    manager = StreamableHTTPSessionManager(
+        app=Server("t", on_call_tool=slow), json_response=True, security_settings=NO_REBINDING_CHECK
+    )
+    init = rpc(
+        "initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": CLIENT}, id_=0
+    )
+    answers: dict[str, Answer] = {}
+    async with manager.run():
+        opened = Recorder()
+        await manager.handle_request({**scope(JSON_POST), "headers": JSON_POST}, receiving(init), opened)
+        sid = dict(opened.answer()[1])[b"mcp-session-id"]
+
+        async def post(name: str, body: bytes) -> None:
+            sent = Recorder()
+            headers = [(b"mcp-session-id", sid), *JSON_POST]
+            await manager.handle_request({**scope(JSON_POST), "headers": headers}, receiving(body), sent)
+            answers[name] = sent.answer()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(post, "call", rpc("tools/call", {"name": "x", "arguments": {}}, id_="call-1"))
+            await started.wait()
+            await post(
+                "cancel",
+                b'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"call-1"}}',
+            )
+    status, _headers, body = answers["call"]
+    assert (status, json.loads(body)) == (
+        200,
+        {"jsonrpc": "2.0", "id": "call-1", "error": {"code": -32800, "message": "Request cancelled"}},
+    )
+    assert answers["cancel"][0] == 202

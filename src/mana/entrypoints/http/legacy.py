@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, MutableMapping
 from typing import Any
 
 import anyio
@@ -37,9 +37,13 @@ from mcp.server.streamable_http import (
     check_accept_headers,
 )
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
-from mcp.shared.dispatcher import CallOptions
+from mcp.shared.dispatcher import CallOptions, coerce_request_id
 from mcp.shared.exceptions import NoBackChannelError
-from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher, handler_exception_to_error_data
+from mcp.shared.jsonrpc_dispatcher import (
+    JSONRPCDispatcher,
+    cancelled_request_id_from_params,
+    handler_exception_to_error_data,
+)
 from mcp.shared.message import ServerMessageMetadata
 from mcp.shared.transport_context import TransportContext
 from mcp_types import (
@@ -63,6 +67,8 @@ SESSION_NOT_FOUND = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message
 """What the SDK's session manager answers for an unknown, expired or (its binding) foreign id."""
 
 _INLINE = frozenset({"initialize"})
+REQUEST_CANCELLED = -32800
+"""What the era's transport answers for a request the client cancelled (``notifications/cancelled``)."""
 _JSON_REQUEST_CONTEXT = TransportContext(kind="jsonrpc", can_send_request=False)
 """What the dispatcher builds for a JSON-response-mode message (its default transport builder)."""
 
@@ -93,6 +99,11 @@ class OneExchange:
 
     async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         return None
+
+
+InFlight = MutableMapping[RequestId, tuple[anyio.CancelScope, OneExchange]]
+"""A session's requests being answered directly, by (coerced) JSON-RPC id, so that the session's
+``notifications/cancelled`` can reach them as it reached the SDK session's dispatcher."""
 
 
 def _json_content_type(request: Request) -> bool:
@@ -172,10 +183,11 @@ class LegacyServer:
         scope: Scope,
         receive: Receive,
         send: Send,
+        in_flight: InFlight,
     ) -> bool:
         """Answer a request on an open session the way its transport would: a DELETE, or a POST of
         one JSON-RPC message other than ``initialize``. False (nothing sent) for anything else,
-        which the transport then gets."""
+        which the transport then gets. ``in_flight`` is the session's."""
         request = Request(scope, receive)
         is_post = scope["method"] == "POST"
         if await self._checks.validate_request(request, is_post=is_post) is not None:
@@ -201,22 +213,30 @@ class LegacyServer:
             # to settle; the dispatcher drops it).
             await self._respond(None, 202, session_id, scope, receive, send)
             if isinstance(message, JSONRPCNotification):
+                if message.method == "notifications/cancelled":
+                    _cancel(in_flight, cancelled_request_id_from_params(message.params))
                 runner = ServerRunner(self._server, connection, self._lifespan_state)
                 try:
                     await runner.on_notify(OneExchange(None, metadata), message.method, message.params)
                 finally:
                     await aclose_shielded(connection)
             return True
-        reply: JSONRPCResponse | JSONRPCError
+        dctx = OneExchange(message.id, metadata)
+        cancel_scope = anyio.CancelScope()
+        key = coerce_request_id(message.id)
+        in_flight[key] = (cancel_scope, dctx)
+        reply: JSONRPCResponse | JSONRPCError | None = None
         try:
-            result = await serve_one(
-                self._server,
-                OneExchange(message.id, metadata),
-                message.method,
-                message.params,
-                connection=connection,
-                lifespan_state=self._lifespan_state,
-            )
+            with cancel_scope:
+                result = await serve_one(
+                    self._server,
+                    dctx,
+                    message.method,
+                    message.params,
+                    connection=connection,
+                    lifespan_state=self._lifespan_state,
+                )
+                reply = JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result)
         except Exception as exc:
             error = handler_exception_to_error_data(exc)
             if error is None:
@@ -224,8 +244,17 @@ class LegacyServer:
                 log.exception("handler for %r raised", message.method)
                 error = ErrorData(code=0, message=str(exc))
             reply = JSONRPCError(jsonrpc="2.0", id=message.id, error=error)
-        else:
-            reply = JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result)
+        finally:
+            current = in_flight.get(key)
+            if current is not None and current[1] is dctx:
+                del in_flight[key]
+        if reply is None or dctx.cancel_requested.is_set():
+            # Cancelled: whatever the handler did is not sent; the era's wire still ends the request.
+            reply = JSONRPCError(
+                jsonrpc="2.0",
+                id=message.id,
+                error=ErrorData(code=REQUEST_CANCELLED, message="Request cancelled"),
+            )
         await self._respond(reply, 200, session_id, scope, receive, send)
         return True
 
@@ -245,3 +274,11 @@ class LegacyServer:
             headers={"Content-Type": "application/json", MCP_SESSION_ID_HEADER: session_id},
         )
         await response(scope, receive, send)
+
+
+def _cancel(in_flight: InFlight, request_id: RequestId | None) -> None:
+    """The dispatcher's handling of ``notifications/cancelled`` (interrupt mode)."""
+    hit = in_flight.get(coerce_request_id(request_id)) if request_id is not None else None
+    if hit is not None:
+        hit[1].cancel_requested.set()
+        hit[0].cancel()

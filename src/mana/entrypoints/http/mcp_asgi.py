@@ -384,13 +384,20 @@ class McpEndpoint:
             if stream is not None:
                 # The open stream's own transport answers a second GET (406, or 409).
                 await stream.handle_request(scope, receive, watch)
-            elif (
-                entry is not None
-                and method != "GET"
-                and not reinitialize
-                and await self._legacy.answer(sid, entry.protocol_version, body, scope, receive, watch)
-            ):
-                pass
+            elif entry is not None and method != "GET" and not reinitialize:
+                requests = entry.requests if entry.requests is not None else {}
+                entry.requests = requests
+                try:
+                    answered = await self._legacy.answer(
+                        sid, entry.protocol_version, body, scope, receive, watch, requests
+                    )
+                finally:
+                    if not requests:
+                        entry.requests = None
+                if not answered:
+                    await self._legacy.serve(
+                        self._legacy.transport(sid), entry.protocol_version, scope, receive, watch
+                    )
             else:
                 transport = self._legacy.transport(sid)
                 if entry is not None and method == "GET":

@@ -36,6 +36,8 @@ class SessionEntry:
     """With ``owner``, the principal that opened it: the SDK's own binding compares all three."""
     stream: Any = None
     """The SDK transport serving this session's open GET stream, if one is open."""
+    requests: dict[Any, Any] | None = None
+    """Requests being answered, for ``notifications/cancelled`` (made only while there are any)."""
 
 
 class SessionOwners:
