@@ -67,16 +67,24 @@ def _event_ids(page: PullPage) -> frozenset[str]:
 _NO_ID: frozenset[str | None] = frozenset((None,))
 
 
-def _page_ids(into: list[tuple[int, frozenset[str]]]) -> Callable[[PullPage], None]:
-    """Notes each page's cursor and event ids as it is applied (not the page: its changes go)."""
+class _PageNotes:
+    """What a read keeps of each page as it is applied (not the page: its changes go): how many
+    pages there were, and the cursor and event ids of each page that had any."""
 
-    def note(page: PullPage) -> None:
-        instant = parse_instant(page.synced_until)
+    __slots__ = ("count", "pages")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.pages: list[tuple[int, frozenset[str]]] = []
+
+    def __call__(self, page: PullPage) -> None:
+        self.count += 1
         ids = _event_ids(page)
+        if not ids:
+            return  # nothing to forget later (an empty page: most reads of a warm entry)
+        instant = parse_instant(page.synced_until)
         # An unparseable cursor counts as the newest: its ids are never forgotten early.
-        into.append((_NEWEST if instant is None else instant, ids))
-
-    return note
+        self.pages.append((_NEWEST if instant is None else instant, ids))
 
 
 class IncrementalReader:
@@ -120,17 +128,17 @@ class IncrementalReader:
                 if not entry.live:
                     continue  # dropped while we waited (error, age, membership change): start over
                 since = EPOCH_CURSOR if entry.cursor is None else resume_cursor(entry.cursor, self._overlap)
-                pages: list[tuple[int, frozenset[str]]] = []
+                notes = _PageNotes()
                 try:
                     entry.cursor = await pull_into(
-                        self._log, caller, app_id, collection, entry.state, since, _page_ids(pages)
+                        self._log, caller, app_id, collection, entry.state, since, notes
                     )
                 except BaseException:
                     # A partly applied read must not be resumed from (mana-sync.md §10.4).
                     self._drop(caller.user_id, key, entry)
                     raise
-                self._forget(entry, pages)
-                if self._on_large_read is not None and len(pages) >= self._large_read_pages:
+                self._forget(entry, notes.pages)
+                if self._on_large_read is not None and notes.count >= self._large_read_pages:
                     self._on_large_read()
                 return entry.state
 
@@ -143,6 +151,8 @@ class IncrementalReader:
         is never sent again, and its ids can go: a 100,000-change history keeps about 1,000.
         """
         entry.recent.extend(pages)
+        if not entry.recent:
+            return
         start = parse_instant(resume_cursor(entry.cursor or EPOCH_CURSOR, 2 * self._overlap))
         if start is None:
             return

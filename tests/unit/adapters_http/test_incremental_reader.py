@@ -248,3 +248,20 @@ def test_freed_memory_goes_back_where_the_c_library_allows_it():
     from mana.adapters.heap import release_free_memory
 
     assert release_free_memory() is (platform.libc_ver()[0] == "glibc")
+
+
+async def test_pages_without_event_ids_still_count_as_pages_and_keep_nothing(clock, log):
+    calls: list[int] = []
+    reader = IncrementalReader(log, clock=clock, on_large_read=lambda: calls.append(1), large_read_pages=1)
+    await log.push(ALICE, "habits", insert("h1", "Walk", "sp_family", "u_alice", clock), "x")
+    await reader.read(ALICE, "habits", "habits")
+    entry = reader._users["u_alice"][("habits", "habits")]
+    clock.advance(60.0)
+    await reader.read(ALICE, "habits", "habits")  # resumed within the overlap: the insert again
+    assert [len(ids) for _, ids in entry.recent] == [1]
+    clock.advance(60.0)
+    warm = await reader.read(ALICE, "habits", "habits")  # one empty page: nothing to note
+    assert log.pulls[-1] == ("u_alice", "2026-05-01T09:00:50.000000Z")
+    assert calls == [1, 1, 1]  # but it was a page, and pages are what count
+    assert entry.recent == []  # the older page's ids went: its cursor is a minute old
+    assert (warm.seen_count, titles(warm)) == (0, {"h1": "Walk"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -641,3 +642,74 @@ def test_a_repeated_insert_takes_fields_it_ties_with() -> None:
     once = [update("a", title=("aside", t)), insert("a", title="insert", createdAt=t)]
     assert run(*once).records["a"].values["title"] == "aside"
     assert run(*once, once[1]).records["a"].values["title"] == "insert"
+
+
+# --- the compact record state: one insert time, a dict only for fields timed otherwise --------
+
+
+def test_a_kept_aside_field_older_than_the_insert_keeps_the_insert_time_newest() -> None:
+    state = run(
+        update("a", icon=("leaf", "2026-05-01T07:00:00Z")),
+        insert("a", title="x", createdAt="2026-05-01T08:00:00Z"),
+    )
+    record = state.records["a"]
+    assert record.times == {
+        "title": parse_instant("2026-05-01T08:00:00Z"),
+        "createdAt": parse_instant("2026-05-01T08:00:00Z"),
+        "icon": parse_instant("2026-05-01T07:00:00Z"),
+    }
+    assert record.updated_at == "2026-05-01T08:00:00.000Z"
+
+
+def test_when_every_insert_field_is_rewritten_the_newest_rewrite_is_the_newest_time() -> None:
+    state = run(
+        insert("a", title="x", updatedAt="2026-05-01T09:00:00Z"),  # updatedAt is a field, too
+        update("a", title=("y", "2026-05-01T09:30:00Z"), updatedAt=("z", "2026-05-01T09:10:00Z")),
+    )
+    record = state.records["a"]
+    assert record.newest_time == parse_instant("2026-05-01T09:30:00Z")
+    assert record.newest_time == max(record.times.values())
+
+
+def test_a_record_without_fields_has_no_newest_time_until_one_is_written() -> None:
+    state = run(insert("a", createdAt="2026-05-01T08:00:00Z"))
+    record = state.records["a"]
+    record.values.clear()  # an insert whose data held only bookkeeping keys looks like this
+    assert record.newest_time == UNKNOWN_TIME
+    assert record.updated_at is None
+    record.apply("title", "x", 5)
+    assert (record.newest_time, record.times) == (5, {"title": 5})
+
+
+def test_a_write_at_the_insert_time_of_a_rewritten_field_is_kept_at_that_time() -> None:
+    t0, t1 = "2026-05-01T08:00:00.000Z", "2026-05-01T09:00:00.000Z"
+    state = run(
+        insert("a", title="x", createdAt=t0), update("a", title=("y", t1)), update("a", title=("z", t0))
+    )
+    assert state.records["a"].values["title"] == "y"  # t0 is older than t1
+    assert state.records["a"].times["title"] == parse_instant(t1)
+
+
+def test_short_strings_and_space_and_author_ids_are_held_once() -> None:
+    space, author = "2f8c1c6e-0b5e-4d1e-9a55-9f5f2f6b7c10", "6f8698de-1111-4222-8333-944445555666"
+    # Parsed apart, as pull pages are: equal strings, distinct objects.
+    rows = [
+        json.loads(json.dumps(insert(f"t{i}", priority="medium", spaceId=space, authorId=author,
+                                     title="enc:1:" + "A" * 40, createdAt="2026-05-01T08:00:00.000Z")))
+        for i in range(2)
+    ]  # fmt: skip
+    assert rows[0]["data"]["spaceId"] is not rows[1]["data"]["spaceId"]
+    first, second = run(*rows).records.values()
+    for key in ("priority", "spaceId", "authorId"):
+        assert first.values[key] is second.values[key]
+    assert first.space_id is first.values["spaceId"]
+    assert first.author_id is first.values["authorId"]
+    assert first.values["title"] is not second.values["title"]  # long strings are left alone
+
+
+def test_a_state_that_applied_nothing_holds_no_seen_ids() -> None:
+    state = CollectionState()
+    state.apply_wire([])
+    assert (state.seen_count, state.has_seen("e1"), len(state)) == (0, False, 0)
+    state.apply_all(wire([insert("a", "e1", title="x")]))
+    assert (state.seen_count, state.has_seen("e1")) == (1, True)
