@@ -58,7 +58,7 @@ def newest_first(record: RecordState) -> tuple[int, int, str]:
 
     ``updatedAt`` is shown with millisecond precision, so times are compared at that precision too.
     """
-    newest = max(record.times.values(), default=UNKNOWN_TIME)
+    newest = record.newest_time
     if newest == UNKNOWN_TIME:
         return (1, 0, record.record_id)
     return (0, -(newest // 1000), record.record_id)
