@@ -22,7 +22,7 @@ from bench.history import HistoryRow, run_history
 from bench.loadgen import Era, Target
 from bench.memory import run_floor_memory, run_memory
 from bench.procs import Server
-from bench.stack import floor, gateway, remote_env, standins
+from bench.stack import bare_http, floor, gateway, remote_env, standins
 from bench.steps import Step, run_steps
 from bench.throughput import (
     TOOLS,
@@ -92,6 +92,11 @@ def main() -> int:
     print(f"benchmark work directory: {work}", file=sys.stderr)
     run = {"duration": duration, "warmup": warmup, "log": _progress}
 
+    print("HTTP alone (Hypercorn, fixed answer) ...", file=sys.stderr)
+    with bare_http(work) as bare:
+        bare_target = Target("127.0.0.1", bare.port, {})
+        http_alone = measure(bare, bare_target, "modern", "notes_create", 1, duration, warmup)
+
     print("local profile ...", file=sys.stderr)
     with local_profile(work) as local:
         seed_tasks(local.gw_target)
@@ -108,6 +113,12 @@ def main() -> int:
     print(f"stand-ins (planting {', '.join(map(str, sizes))} changes) ...", file=sys.stderr)
     with standins(work, plant=sizes) as stand:
         steps = run_steps(stand)
+        steps.append(
+            Step(
+                "HTTP alone: Hypercorn + h11 answering a fixed result, server CPU per request",
+                http_alone.cpu_ms * 1000.0, "-", None, wall_us=http_alone.p50 * 1000.0,
+            )
+        )  # fmt: skip
         who = stand.users("u_bench_", 1)[0]
         with remote_profile(work, stand, who) as remote:
             seed_tasks(remote.gw_target)

@@ -133,3 +133,12 @@ def floor(work: Path, name: str, args: list[str]) -> Iterator[Server]:
     argv = [PYTHON, "-m", "bench.floor", "--port", str(port), *args]
     with started(Server(name, argv, _clean_env(), port, work / f"{name}.log")) as server:
         yield server
+
+
+@contextlib.contextmanager
+def bare_http(work: Path) -> Iterator[Server]:
+    """Hypercorn alone with a fixed answer (``bench.bare_http``): what HTTP costs before any MCP."""
+    port = free_port()
+    argv = [PYTHON, "-m", "bench.bare_http", "--port", str(port)]
+    with started(Server("bare-http", argv, _clean_env(), port, work / "bare-http.log")) as server:
+        yield server
