@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 import itertools
 
 from mana.application.context import ToolContext
@@ -10,7 +9,7 @@ from mana.application.errors import DecryptFailed
 from mana.application.inputs import NotesCreate, NotesSearch
 from mana.application.outputs import NoteCreated, NotesFound
 from mana.application.ports import ChangeLog, CollectionReader, FieldCipher, IdSource
-from mana.application.usecases.records import Keys, live_records, project
+from mana.application.usecases.records import Keys, first, live_records, project
 from mana.application.usecases.writes import insert_change, push
 from mana.domain.records import Note, normalise_note, note_is_active
 from mana.domain.registry import NOTES
@@ -83,7 +82,7 @@ class SearchNotes:
             records.sort(key=newest_first)
             chosen = list(itertools.islice((r for r in records if _matches(r, query, cipher)), args.limit))
         else:
-            chosen = heapq.nsmallest(args.limit, records, key=newest_first)
+            chosen = first(records, args.limit, key=newest_first)
         notes, warnings = project(chosen, normalise_note, encrypted=NOTES.encrypted_fields, cipher=cipher)
         return NotesFound(notes, warnings)
 

@@ -6,6 +6,7 @@ touch a key. Lists decrypt only the records they return, one field at a time (D1
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Collection as Names
 from typing import Any, TypeVar
@@ -19,6 +20,22 @@ from mana.domain.replay import Keep, RecordState
 
 E = TypeVar("E")
 Normaliser = Callable[..., tuple[E, list[RecordWarning]]]
+
+SORT_ALL_UP_TO = 1000
+"""Up to this many candidates a full sort is the faster way to the first ``n``."""
+
+
+def first(records: Sequence[RecordState], n: int, key: Callable[[RecordState], Any]) -> list[RecordState]:
+    """The first ``n`` records in ``key`` order, ties in the order given (``sorted(...)[:n]``).
+
+    ``heapq.nsmallest`` promises the same result, but its loop runs in Python and replaces the heap
+    top for nearly every record when they come in the reverse of the wanted order (a list whose
+    ``order`` grew as tasks were added): 270 µs for 400 open tasks, where timsort, which takes
+    such runs as they come, needs 90. Past a thousand candidates the heap's O(N log n) wins.
+    """
+    if len(records) <= SORT_ALL_UP_TO:
+        return sorted(records, key=key)[:n]
+    return heapq.nsmallest(n, records, key=key)
 
 
 class Keys:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import heapq
 from typing import Any
 
 from mana.application.context import ToolContext
@@ -12,7 +11,14 @@ from mana.application.inputs import TodoComplete, TodoCreate, TodoList
 from mana.application.outputs import Ok, TaskCreated, TasksListed
 from mana.application.ports import ChangeLog, CollectionReader, IdSource
 from mana.application.schema import UNSET
-from mana.application.usecases.records import Keys, count_live, find_live, live_records, project
+from mana.application.usecases.records import (
+    Keys,
+    count_live,
+    find_live,
+    first,
+    live_records,
+    project,
+)
 from mana.application.usecases.writes import insert_change, push, update_change
 from mana.domain.records import Task, normalise_task, task_is_completed, task_is_open, task_sort_key
 from mana.domain.registry import TASKS
@@ -84,7 +90,7 @@ class ListTasks:
         records = await live_records(
             self._reader, ctx, TASKS, None if args.include_completed else task_is_open
         )
-        chosen = heapq.nsmallest(args.limit, records, key=_sort_key)
+        chosen = first(records, args.limit, key=_sort_key)
         tasks, warnings = project(chosen, normalise_task, encrypted=TASKS.encrypted_fields, cipher=cipher)
         return TasksListed(tasks, warnings)
 
