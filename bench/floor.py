@@ -2,10 +2,13 @@
 
 No Quart, no edge checks, no JWT verification, no membership check, no argument validation, no
 policy gate, no metrics and no audit log: a raw ASGI app hands ``/mcp`` to one
-``StreamableHTTPSessionManager`` (JSON responses, stateful legacy sessions, like the gateway)
-whose handlers run the project's own use cases (``CreateNote``, ``CreateTask``, ``ListTasks``)
-over the same adapters as the gateway's profile. What the gateway costs beyond this is the price
-of its checks and its plumbing.
+``StreamableHTTPSessionManager`` (JSON responses, the SDK's own stateful legacy sessions) whose
+handlers run the project's own use cases (``CreateNote``, ``CreateTask``, ``ListTasks``) over the
+same adapters as the gateway's profile. What the gateway costs beyond this is the price of its
+checks and its plumbing. The gateway no longer uses those sessions: it keeps legacy sessions
+itself and serves each request on a transport of its own or through the SDK's server kernel
+(``mana.entrypoints.http.legacy``), so on the legacy era the floor carries the SDK's per-session
+cost (tasks and streams per session, a transport hop per request) that the gateway does not.
 """
 
 from __future__ import annotations
