@@ -9,8 +9,7 @@ up on the next read because reads pull with a client id that differs from the wr
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from datetime import UTC
 from operator import itemgetter
@@ -53,9 +52,12 @@ class _Entry:
     cursor: str | None = None
     live: bool = True
     lock: asyncio.Lock = attrs.Factory(asyncio.Lock)
-    recent: list[tuple[int, frozenset[str]]] = attrs.Factory(list)
+    recent: deque[tuple[int, frozenset[str]]] = attrs.Factory(deque)
     """(page cursor as an instant, event ids of that page) for the pages a resumed read may still
-    send again; ids of older pages are forgotten (see :meth:`IncrementalReader._forget`)."""
+    send again, in the order they were read; ids of older pages are forgotten (see
+    :meth:`IncrementalReader._forget`)."""
+    last_seen: dict[str, int] = attrs.Factory(dict)
+    """Each remembered event id → the newest cursor of a recorded page that held it."""
 
 
 def _event_ids(page: PullPage) -> frozenset[str]:
@@ -148,19 +150,47 @@ class IncrementalReader:
         The next read asks for changes stored after ``cursor - overlap``. Every change of a page
         was stored at or before that page's cursor, so a page whose cursor is older than the next
         read's start (less one more overlap, for a database clock running ahead of the server's)
-        is never sent again, and its ids can go: a 100,000-change history keeps about 1,000.
+        is never sent again, and an id none of whose pages is that recent can go: a 100,000-change
+        history keeps about 1,000.
+
+        The work is O(the pages that come and go): an agent listing ten times a second right
+        after a write gets the same overlap page each time, and a pass over every page kept, or
+        over every id kept, on each read grew with the reads of the last 20 seconds. Pages are
+        kept in read order and popped from the front while they are old; a page newer than one
+        in front of it (a cursor that went back) waits behind it, which keeps ids longer, never
+        shorter.
         """
-        entry.recent.extend(pages)
-        if not entry.recent:
+        recent, last_seen = entry.recent, entry.last_seen
+        if not pages and not recent:
             return
         start = parse_instant(resume_cursor(entry.cursor or EPOCH_CURSOR, 2 * self._overlap))
         if start is None:
+            start = -_NEWEST  # unparseable: forget nothing
+        born_old: list[frozenset[str]] = []  # pages of this read already too old to keep
+        for instant, ids in pages:
+            if instant < start:
+                born_old.append(ids)
+                continue
+            recent.append((instant, ids))
+            for event_id in ids:
+                if last_seen.get(event_id, -_NEWEST) < instant:
+                    last_seen[event_id] = instant
+        gone: list[str] = []
+        while recent and recent[0][0] < start:
+            for event_id in recent.popleft()[1]:
+                if event_id in last_seen and last_seen[event_id] < start:
+                    del last_seen[event_id]
+                    gone.append(event_id)
+        if not born_old:
+            if gone:
+                entry.state.forget_event_ids(gone)
             return
-        kept = [(instant, ids) for instant, ids in entry.recent if instant >= start]
-        dropped = len(kept) < len(entry.recent)
-        entry.recent = kept
-        if dropped:  # every seen id came from a recorded page: keep those of the pages still kept
-            entry.state.forget_event_ids_except(itertools.chain.from_iterable(ids for _, ids in kept))
+        if sum(map(len, born_old)) > len(last_seen):
+            # Most ids go (a cold read's pages): keep the few that stay, by name.
+            entry.state.forget_event_ids_except(last_seen)
+            return
+        gone.extend(event_id for ids in born_old for event_id in ids if event_id not in last_seen)
+        entry.state.forget_event_ids(gone)
 
     def memberships_changed(self, user_id: str) -> None:
         """Forget the user's entries: a new membership makes old rows of other users visible."""

@@ -220,6 +220,11 @@ class CollectionState:
         """
         self._seen = self._seen.intersection(keep)
 
+    def forget_event_ids(self, gone: Iterable[str]) -> None:
+        """Forget these seen event ids (the same knowledge as above, when few ids go)."""
+        if isinstance(self._seen, set):
+            self._seen.difference_update(gone)
+
     def apply_all(self, changes: Iterable[Change]) -> None:
         self._apply_parts(map(parts_of, changes))
         self._compact_journal()

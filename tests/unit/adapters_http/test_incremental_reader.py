@@ -263,5 +263,5 @@ async def test_pages_without_event_ids_still_count_as_pages_and_keep_nothing(clo
     warm = await reader.read(ALICE, "habits", "habits")  # one empty page: nothing to note
     assert log.pulls[-1] == ("u_alice", "2026-05-01T09:00:50.000000Z")
     assert calls == [1, 1, 1]  # but it was a page, and pages are what count
-    assert entry.recent == []  # the older page's ids went: its cursor is a minute old
+    assert list(entry.recent) == []  # the older page's ids went: its cursor is a minute old
     assert (warm.seen_count, titles(warm)) == (0, {"h1": "Walk"})
