@@ -13,11 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import Any
 
 import anyio
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import Message, Receive, Scope, Send
@@ -44,7 +41,6 @@ POST_ONLY = [(b"allow", b"POST")]
 RETRY_5 = [(b"retry-after", b"5")]
 RETRY_60 = [(b"retry-after", b"60")]
 _LEGACY_VERSIONS = frozenset(v.encode() for v in HANDSHAKE_PROTOCOL_VERSIONS)
-_USER_CACHE_LIMIT = 10_000
 BATCH_REJECTED = (
     b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Batch requests are not supported"}}'
 )
@@ -179,7 +175,6 @@ class McpEndpoint:
         self._local_mode = local_mode
         self._max_body = max_body_bytes
         self._stateless_legacy = stateless_legacy
-        self._users: dict[tuple[str, str | None, str | None], AuthenticatedUser] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes]) -> None:
         # 2. Host (local mode only): protects the dev gateway from DNS rebinding.
@@ -318,9 +313,7 @@ class McpEndpoint:
         """The modern era, and the legacy era in stateless mode: the SDK's session manager."""
         reset = current_mcp_request.set(self._context(verified, space_id, session_id, client_name))
         try:
-            await self.manager.handle_request(
-                {**scope, "user": self._user(verified)}, receive, sanitising(send)
-            )
+            await self.manager.handle_request(scope, receive, sanitising(send))
         finally:
             current_mcp_request.reset(reset)
 
@@ -376,7 +369,6 @@ class McpEndpoint:
             await inner(message)
 
         reset = current_mcp_request.set(self._context(verified, space_id, session_id, client_name))
-        scope = {**scope, "user": self._user(verified)}
         stream = entry.stream if entry is not None and method == "GET" else None
         if entry is not None:
             self._owners.begin(entry)
@@ -446,24 +438,6 @@ class McpEndpoint:
             authorized_party=verified.authorized_party,
         )
         return True
-
-    def _user(self, verified: VerifiedToken) -> AuthenticatedUser:
-        """The SDK's identity object for its own session binding; one per principal, built once."""
-        key = (verified.subject, verified.issuer, verified.authorized_party)
-        user = self._users.get(key)
-        if user is None:
-            if len(self._users) >= _USER_CACHE_LIMIT:
-                self._users.clear()
-            claims: dict[str, Any] | None = {"iss": verified.issuer} if verified.issuer is not None else None
-            access = AccessToken(
-                token="",
-                client_id=verified.authorized_party or "",
-                scopes=[],
-                subject=verified.subject,
-                claims=claims,
-            )
-            user = self._users[key] = AuthenticatedUser(access)
-        return user
 
 
 def _same_principal(entry: SessionEntry | None, verified: VerifiedToken) -> bool:
