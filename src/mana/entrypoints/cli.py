@@ -28,7 +28,7 @@ from mana.application.invocation import PublishedTool
 from mana.entrypoints.config import ConfigError, Settings, load_settings
 from mana.entrypoints.container import DEFAULT_TTL_MINUTES, Container, build_container, startup_warnings
 from mana.entrypoints.logs import configure_logging
-from mana.entrypoints.serving import bind_socket, serve_app
+from mana.entrypoints.serving import bind_sockets, serve_app
 
 log = logging.getLogger("mana.cli")
 
@@ -179,15 +179,17 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err
         err.flush()
         banner_text = f"\nmana-mcp {__version__}: remote mode, MCP URL {settings.mcp_url}\n"
     try:
-        sock = bind_socket(settings.host, settings.port)
+        socks = bind_sockets(settings.host, settings.port, settings.workers)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ServeError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
     if settings.workers > 1:
         try:
-            return _serve_workers(settings, container, sock, banner_text, err)
+            return _serve_workers(settings, container, socks, banner_text, err)
         finally:
-            sock.close()
+            for sock in socks:
+                sock.close()
+    (sock,) = socks
     gateway = container.gateway()
 
     async def announce() -> None:
@@ -228,9 +230,12 @@ async def _serve(container: Container, sock: socket.socket) -> None:
 
 
 def _serve_workers(
-    settings: Settings, container: Container, sock: socket.socket, banner: str, err: TextIO
+    settings: Settings, container: Container, socks: list[socket.socket], banner: str, err: TextIO
 ) -> int:
-    """``--workers N``: N forked processes accept on the one socket bound here; this one supervises.
+    """``--workers N``: N forked processes accept on the port bound here; this one supervises.
+
+    Each worker gets a listening socket of its own in the port's ``SO_REUSEPORT`` group (see
+    :func:`~mana.entrypoints.serving.bind_sockets`), or all share one where that is missing.
 
     Each worker builds its own container (caches, SQLite connections, upstream client) after the
     fork, so nothing opened here is shared. SIGINT/SIGTERM are passed on to every worker, which
@@ -241,11 +246,15 @@ def _serve_workers(
     sys.stdout.flush()
     err.flush()
     pids: list[int] = []
-    for _ in range(settings.workers):
+    for index in range(settings.workers):
+        sock = socks[index % len(socks)]
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the worker process (covered by the subprocess test)
             code = 1
             try:
+                for other in socks:
+                    if other is not sock:
+                        other.close()  # a socket no live worker accepts on would strand connections
                 asyncio.run(_serve(build_container(settings), sock))
                 code = 0
             except BaseException:
@@ -254,6 +263,9 @@ def _serve_workers(
                 sys.stdout.flush()
                 os._exit(code)
         pids.append(pid)
+    if len(socks) > 1:
+        for sock in socks:
+            sock.close()  # the workers hold them; a dead worker's socket then leaves the group
     err.write(banner + f"\n{settings.workers} worker processes share {settings.host}:{settings.port}.\n")
     err.flush()
     log.info("workers started", extra={"workers": len(pids)})

@@ -94,11 +94,38 @@ async def test_serve_with_two_workers_shares_one_port_and_stops_them_all(tmp_pat
         # both workers took connections (an idle worker uses well under a millisecond meanwhile)
         used_ms = {pid: (_cpu_ns(pid) - before[pid]) / 1e6 for pid in workers}
         assert all(ms > 10 for ms in used_ms.values()), used_ms
+        # Keep-alive connections opened all at once (an agent host's pool, a load balancer's) are
+        # spread too: with one shared socket the first worker to wake accepted every one of them.
+        before = {pid: _cpu_ns(pid) for pid in workers}
+        await _keep_alive_load(port, headers, connections=32, calls=6)
+        used_ms = {pid: (_cpu_ns(pid) - before[pid]) / 1e6 for pid in workers}
+        assert all(ms > 10 for ms in used_ms.values()), used_ms
     finally:
         process.send_signal(signal.SIGTERM)
         status = await asyncio.wait_for(process.wait(), 20)
     assert status == 0
     assert not any(_alive(pid) for pid in workers)  # the supervisor waited for every worker
+
+
+async def _keep_alive_load(port: int, headers: dict[str, str], *, connections: int, calls: int) -> None:
+    """``connections`` clients connect together, then each sends ``calls`` requests on its connection."""
+    clients = [
+        httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=10.0, limits=httpx.Limits(max_connections=1)
+        )
+        for _ in range(connections)
+    ]
+    try:
+        body, route = modern_call("todo_list", {})
+
+        async def one(client: httpx.AsyncClient) -> None:
+            for _ in range(calls):
+                answer = await client.post("/mcp", json=body, headers={**headers, **route})
+                assert answer.json()["result"]["isError"] is False
+
+        await asyncio.gather(*(one(client) for client in clients))
+    finally:
+        await asyncio.gather(*(client.aclose() for client in clients))
 
 
 def _alive(pid: int) -> bool:
