@@ -8,8 +8,8 @@ legacy session every few calls and abandons it without DELETE, for the reaper.
 Asserted: zero errors; zero cross-user data (every record a client sees carries its own user's
 marker, and every note decrypts to its own content); every write reported done is in the SQLite
 log and nothing else is; one audit line per call; abandoned sessions reaped after their TTL (map
-empty, the SDK answers 404); memory flat after warm-up. Memory: a quarter of the calls write until
-the last third of the run, which only reads. While writing, RSS may grow by what the data costs in
+empty, a request on one answered 404); memory flat after warm-up. Memory: a quarter of the calls
+write until the last third of the run, which only reads. While writing, RSS may grow by what the data costs in
 the read caches (a budget per write); in the read-only tail it must stay flat, which is where a
 per-call leak would show. ``LOAD_SECONDS`` shortens the run; ``make test-load`` prints the numbers.
 """
@@ -307,4 +307,4 @@ async def test_fifty_clients_of_ten_users_for_a_minute(tmp_path: Path) -> None:
     assert 1024 * mixed_growth_mb <= PER_WRITE_LIMIT_KB * max(1.0, writes_after_warm_up), report
     assert after_ttl == 0
     for probe in probes:
-        assert probe.status_code == 404, probe.text  # the SDK reaped it too
+        assert probe.status_code == 404, probe.text  # its entry was the session: nothing serves it

@@ -171,7 +171,7 @@ async def test_a_session_is_bound_to_the_credential_that_opened_it(tmp_path: Pat
         same_client = await http.post("/mcp", json=rpc("tools/list"), headers=refreshed)
         gw.container.owners().remove(session)
         after_removal = await http.post("/mcp", json=rpc("tools/list"), headers=alice)
-    # The SDK's own binding compares (azp, iss, sub) and makes such a session look absent.
+    # The gateway binds a session to the (sub, iss, azp) that opened it; to another it looks absent.
     assert_rpc_error(foreign_client, 404, -32600)
     assert foreign_client.json()["error"]["message"] == "Session not found"
     assert same_client.status_code == 200

@@ -1,6 +1,6 @@
-"""Idle legacy sessions end after their TTL (D11), in the owner map and in the SDK alike, while a
-session in use lives on. The TTL is shortened to half a second through the owner map, which is
-where both the SDK's reaper and the sweep take it from."""
+"""Idle legacy sessions end after their TTL (D11), while a session in use lives on. The owner map
+is the session (no SDK session exists beside it), so the TTL is shortened to half a second there:
+the sweep frees the idle entries, and a request on one of them is answered 404."""
 
 from __future__ import annotations
 
@@ -51,5 +51,5 @@ async def test_idle_sessions_are_reaped_and_busy_ones_are_not(tmp_path: Path) ->
     assert after == 1  # only the busy one
     assert owners.get(busy) is not None
     for response in gone:
-        assert response.status_code == 404  # the SDK reaped them too: the client must re-initialize
+        assert response.status_code == 404  # gone with their entries: the client must re-initialize
     assert all(owners.get(session) is None for session in idle)

@@ -32,7 +32,7 @@ from mana.entrypoints.http.lifecycle import Lifecycle
 from mana.entrypoints.http.mcp_asgi import McpEndpoint
 from mana.entrypoints.http.metrics import CONTENT_TYPE, GatewayMetrics
 from mana.entrypoints.http.readiness import Check, Readiness
-from mana.entrypoints.http.sessions import IDLE_TIMEOUT_S, SessionOwners
+from mana.entrypoints.http.sessions import SessionOwners
 from mana.entrypoints.http.spaces import SpaceMembership
 from mana.entrypoints.mcp_server import build_mcp_server
 
@@ -89,15 +89,12 @@ NO_REBINDING_CHECK = TransportSecuritySettings(enable_dns_rebinding_protection=F
 """The gateway checks Origin and (local mode) Host itself, before authentication."""
 
 
-def new_manager(
-    server: Any, *, stateless: bool = False, idle_timeout_s: float = IDLE_TIMEOUT_S
-) -> StreamableHTTPSessionManager:
+def new_manager(server: Any) -> StreamableHTTPSessionManager:
+    """The SDK's manager for what it serves itself: the modern era (which it routes before looking
+    at ``stateless``) and, in ``MANA_LEGACY_SESSIONS=stateless`` mode, the legacy era. Stateless,
+    so it never opens a session of its own: legacy sessions are the owner map's."""
     return StreamableHTTPSessionManager(
-        app=server,
-        json_response=True,
-        stateless=stateless,
-        security_settings=NO_REBINDING_CHECK,
-        session_idle_timeout=idle_timeout_s,
+        app=server, json_response=True, stateless=True, security_settings=NO_REBINDING_CHECK
     )
 
 
@@ -107,8 +104,7 @@ def create_app(gateway: Gateway) -> Quart:
     app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024
     stateless = settings.legacy_sessions == "stateless"
     server = build_mcp_server(gateway.tools, gateway.version)
-    # Stateless: the manager opens no sessions of its own (legacy ones are the owner map's).
-    manager = new_manager(server, stateless=True)
+    manager = new_manager(server)
     legacy_server = LegacyServer(server, NO_REBINDING_CHECK)
     cors = CorsPolicy(settings.allowed_origins)
     endpoint = McpEndpoint(

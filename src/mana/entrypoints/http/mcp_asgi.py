@@ -1,4 +1,4 @@
-"""``/mcp``: the checks of gateway-http.md §6 in order, then the SDK's session manager.
+"""``/mcp``: the checks of gateway-http.md §6 in order, then the SDK.
 
 Everything that must happen before the SDK sees a request lives here: Host and Origin, the
 method, the bearer token, ``X-Mana-Space`` and membership, the body limit, session ownership and
@@ -251,8 +251,8 @@ class McpEndpoint:
             if entry is not None and entry.owner != verified.subject:
                 return await r.send_error(send, 403, r.FOREIGN_SESSION)
             if sessions and not _same_principal(entry, verified):
-                # Unknown, expired or deleted; or opened with another credential of this user (the
-                # SDK's own binding, which makes such a session look absent).
+                # Unknown, expired or deleted; or opened with a token of this user from another
+                # issuer or client, to which the session looks absent (as the SDK's binding did).
                 return await r.send_body(send, 404, SESSION_NOT_FOUND, [], b"application/json")
             if entry is not None:
                 client_name = entry.client_name

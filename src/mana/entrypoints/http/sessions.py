@@ -33,7 +33,8 @@ class SessionEntry:
     """The version ``initialize`` negotiated: what the server speaks on every request of the session."""
     issuer: str | None = None
     authorized_party: str | None = None
-    """With ``owner``, the principal that opened it: the SDK's own binding compares all three."""
+    """With ``owner``, the principal that opened it: a request of the session must come with a
+    token of the same three (sub, iss, azp), or the session looks absent to it (404)."""
     stream: Any = None
     """The SDK transport serving this session's open GET stream, if one is open."""
     requests: dict[Any, Any] | None = None
@@ -56,7 +57,8 @@ class SessionOwners:
         self.total_cap = total_cap
         self.idle_timeout_s = idle_timeout_s
         self.sweep_interval_s = sweep_interval_s
-        """How often the app sweeps; the SDK reaps its own sessions after ``idle_timeout_s`` too."""
+        """How often the app sweeps, only to free memory: :meth:`lookup` already ends a session at
+        ``idle_timeout_s``, and no SDK session exists beside the entry to be reaped."""
         self._clock = clock
         self._entries: dict[str, SessionEntry] = {}
         self._per_user: dict[str, int] = {}
