@@ -10,6 +10,10 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+from dependency_injector import providers
+
+from mana.entrypoints.container import Container
+from mana.entrypoints.http.sessions import SessionOwners
 
 from .support import (
     ALICE,
@@ -146,26 +150,22 @@ async def test_another_users_session_is_403_on_every_method(tmp_path: Path) -> N
     )  # the space is per request
 
 
-def token_for_client(gw: RunningGateway, user: str, azp: str) -> str:
-    """A dev token of ``user`` issued to another OAuth client (``azp``)."""
+def signed_token(gw: RunningGateway, user: str, **claims: str) -> str:
+    """A dev token of ``user`` with ``claims`` added or replaced (``azp``: another OAuth client,
+    ``iss``: another issuer, which the test profile accepts: it pins no ``JWT_ISSUER``)."""
     issuer = gw.container.adapters.issuer()
     now = int(time.time())
-    claims = {
-        "sub": user,
-        "iss": issuer.issuer,
-        "aud": issuer.audience,
-        "iat": now,
-        "exp": now + 600,
-        "azp": azp,
-    }
-    return jwt.encode(claims, issuer._key, algorithm="EdDSA", headers={"kid": issuer.kid, "typ": None})
+    payload = {"sub": user, "iss": issuer.issuer, "aud": issuer.audience, "iat": now, "exp": now + 600}
+    return jwt.encode(
+        {**payload, **claims}, issuer._key, algorithm="EdDSA", headers={"kid": issuer.kid, "typ": None}
+    )
 
 
 async def test_a_session_is_bound_to_the_credential_that_opened_it(tmp_path: Path) -> None:
     async with gateway(tmp_path) as gw, gw.http() as http:
         session = await open_session(http, gw.headers())
         alice = {**gw.headers(), "Mcp-Session-Id": session, "MCP-Protocol-Version": LEGACY}
-        other_client = {**alice, "Authorization": f"Bearer {token_for_client(gw, ALICE, 'another-app')}"}
+        other_client = {**alice, "Authorization": f"Bearer {signed_token(gw, ALICE, azp='another-app')}"}
         foreign_client = await http.post("/mcp", json=rpc("tools/list"), headers=other_client)
         refreshed = {**alice, "Authorization": f"Bearer {gw.token(ALICE)}"}
         same_client = await http.post("/mcp", json=rpc("tools/list"), headers=refreshed)
@@ -178,6 +178,22 @@ async def test_a_session_is_bound_to_the_credential_that_opened_it(tmp_path: Pat
     assert "tools" in same_client.json()["result"]
     # The owner map is the session: without its entry there is nothing left to serve it.
     assert_rpc_error(after_removal, 404, -32600)
+
+
+async def test_a_session_is_bound_to_the_issuer_that_opened_it(tmp_path: Path) -> None:
+    async with gateway(tmp_path) as gw, gw.http() as http:
+        session = await open_session(http, gw.headers())
+        alice = {**gw.headers(), "Mcp-Session-Id": session, "MCP-Protocol-Version": LEGACY}
+        elsewhere = signed_token(gw, ALICE, iss="https://other-issuer.example")
+        other_issuer = await http.post(
+            "/mcp", json=rpc("tools/list"), headers={**alice, "Authorization": f"Bearer {elsewhere}"}
+        )
+        same_issuer = await http.post("/mcp", json=rpc("tools/list"), headers=alice)
+    # Same subject, another issuer: another principal, to which the session looks absent.
+    assert_rpc_error(other_issuer, 404, -32600)
+    assert other_issuer.json()["error"]["message"] == "Session not found"
+    assert same_issuer.status_code == 200
+    assert "tools" in same_issuer.json()["result"]
 
 
 async def test_modern_era_ignores_session_ids_and_has_no_get(tmp_path: Path) -> None:
@@ -226,6 +242,36 @@ async def test_per_user_session_cap(tmp_path: Path) -> None:
     assert bob.status_code == 200
     assert again.status_code == 200
     assert gw.container.owners().count_for(ALICE) == 100
+
+
+def small_gateway(container: Container) -> None:
+    container.owners.override(providers.Object(SessionOwners(total_cap=3)))
+
+
+async def test_gateway_wide_session_cap(tmp_path: Path) -> None:
+    async with gateway(tmp_path, configure=small_gateway) as gw, gw.http() as http:
+        racing = await asyncio.gather(
+            *(http.post("/mcp", json=initialize(), headers=gw.headers()) for _ in range(2)),
+            *(http.post("/mcp", json=initialize(), headers=gw.headers(BOB, BOB_HOME)) for _ in range(2)),
+        )
+        # concurrent opens of two users cannot overshoot it either
+        assert sorted(r.status_code for r in racing) == [200, 200, 200, 503]
+        refused = next(r for r in racing if r.status_code == 503)
+        also_refused = await http.post("/mcp", json=initialize(), headers=gw.headers(BOB, BOB_HOME))
+        # one refusal in four: at least one of Alice's two opened
+        alice = {
+            **gw.headers(),
+            "Mcp-Session-Id": next(r for r in racing[:2] if r.status_code == 200).headers["mcp-session-id"],
+        }
+        in_use = await http.post("/mcp", json=rpc("tools/list"), headers=alice)
+        await http.delete("/mcp", headers=alice)
+        again = await http.post("/mcp", json=initialize(), headers=gw.headers(BOB, BOB_HOME))
+    for response in (refused, also_refused):
+        assert_gateway_error(response, 503, "Too many open MCP sessions on this gateway; try again later")
+        assert response.headers["retry-after"] == "60"
+    assert in_use.status_code == 200  # the open sessions are served as before
+    assert again.status_code == 200  # a closed session frees its slot
+    assert len(gw.container.owners()) == 3
 
 
 async def test_a_second_get_stream_on_one_session_is_409(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mana.application.ports import VerifiedToken
 from mana.entrypoints.harness import ALICE, ALICE_PERSONAL, build_harness
 from mana.entrypoints.http.app import NO_REBINDING_CHECK
-from mana.entrypoints.http.legacy import LegacyServer
+from mana.entrypoints.http.legacy import SESSION_NOT_FOUND, LegacyServer
 from mana.entrypoints.mcp_server import build_mcp_server
 from mana.entrypoints.request_context import McpRequest, current_mcp_request
 
@@ -278,3 +278,17 @@ async def test_cancelling_answers_what_the_sdks_own_session_answers() -> None:
         {"jsonrpc": "2.0", "id": "call-1", "error": {"code": -32800, "message": "Request cancelled"}},
     )
     assert answers["cancel"][0] == 202
+
+
+async def test_session_not_found_is_the_sdks_own_answer() -> None:
+    """The gateway answers an unknown, expired or foreign session id with the body the SDK's
+    stateful manager answers for an id it does not know (clients match on it to re-initialize)."""
+    manager = StreamableHTTPSessionManager(
+        app=Server("t"), json_response=True, security_settings=NO_REBINDING_CHECK
+    )
+    sent = Recorder()
+    async with manager.run():
+        await manager.handle_request(scope(JSON_POST), receiving(rpc("tools/list")), sent)
+    status, headers, body = sent.answer()
+    assert (status, body) == (404, SESSION_NOT_FOUND)
+    assert dict(headers)[b"content-type"] == b"application/json"

@@ -64,7 +64,9 @@ from starlette.types import Receive, Scope, Send
 log = logging.getLogger(__name__)
 
 SESSION_NOT_FOUND = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Session not found"}}'
-"""What the SDK's session manager answers for an unknown, expired or (its binding) foreign id."""
+"""The SDK's stateful manager's answer to a session id it does not know (a test compares them);
+the gateway gives it for an unknown, expired or deleted id, and to a token of another issuer or
+client of the session's user."""
 
 _INLINE = frozenset({"initialize"})
 REQUEST_CANCELLED = -32800
