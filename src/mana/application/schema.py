@@ -465,13 +465,24 @@ def _hint_schema(hint: Any, nested: Mapping[str, Mapping[str, Any]]) -> dict[str
     raise TypeError(f"unsupported type hint {hint!r}")
 
 
+_WIRE_NAMES: dict[type[Any], tuple[tuple[str, str], ...]] = {}
+
+
+def _wire_names(cls: type[Any]) -> tuple[tuple[str, str], ...]:
+    """(attribute, JSON name) of an attrs output class, worked out once per class (a handful)."""
+    names = _WIRE_NAMES.get(cls)
+    if names is None:
+        names = _WIRE_NAMES[cls] = tuple((f.name, camel(f.name)) for f in attrs.fields(cls))
+    return names
+
+
 def to_wire(value: Any) -> Any:
     """An output object as JSON-ready data (entities provide their own ``to_wire``)."""
     wire = getattr(value, "to_wire", None)
     if wire is not None:
         return wire()
     if attrs.has(type(value)):
-        return {camel(f.name): to_wire(getattr(value, f.name)) for f in attrs.fields(type(value))}
+        return {key: to_wire(getattr(value, name)) for name, key in _wire_names(type(value))}
     if isinstance(value, tuple | list):
         return [to_wire(v) for v in value]
     return value
