@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mana.entrypoints.config import load_settings
 from mana.entrypoints.container import build_container
 
@@ -63,18 +65,45 @@ async def test_the_negotiated_version_is_what_the_session_speaks(tmp_path: Path)
     assert listed.headers["mcp-session-id"] == session
 
 
-async def test_initialize_on_an_open_session_renews_it(tmp_path: Path) -> None:
+def reinitialize(spelling: str) -> bytes:
+    again = initialize("second")
+    again["params"]["protocolVersion"] = "2025-06-18"
+    body = json.dumps(again)
+    return body.replace('"method": "initialize"', spelling).encode()
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        '"method": "initialize"',
+        '"method":"initi\\u0061lize"',  # the JSON-RPC method is what counts, not its bytes
+        '"meth\\u006fd": "\\u0069nitialize"',
+    ],
+)
+async def test_initialize_on_an_open_session_renews_it(tmp_path: Path, spelling: str) -> None:
     async with gateway(tmp_path) as gw, gw.http() as http:
         session = await open_session(http, gw.headers(), client_name="first")
-        again = initialize("second")
-        again["params"]["protocolVersion"] = "2025-06-18"
-        renewed = await http.post("/mcp", json=again, headers=session_headers(gw.headers(), session))
+        headers = {**session_headers(gw.headers(), session), "Content-Type": "application/json"}
+        renewed = await http.post("/mcp", content=reinitialize(spelling), headers=headers)
         entry = gw.container.owners().get(session)
     assert renewed.status_code == 200
     assert renewed.headers["mcp-session-id"] == session
     assert entry is not None
     assert (entry.client_name, entry.protocol_version) == ("second", "2025-06-18")
     assert len(gw.container.owners()) == 1
+
+
+async def test_a_request_that_only_mentions_initialize_renews_nothing(tmp_path: Path) -> None:
+    async with gateway(tmp_path) as gw, gw.http() as http:
+        session = await open_session(http, gw.headers(), client_name="first")
+        call = rpc("tools/call", {"name": "notes_create", "arguments": {"title": "initialize"}})
+        call["params"]["_meta"] = {"method": "initialize", "protocolVersion": "2025-06-18"}
+        done = await http.post("/mcp", json=call, headers=session_headers(gw.headers(), session))
+        entry = gw.container.owners().get(session)
+    assert done.status_code == 200
+    assert done.json()["result"]["isError"] is False
+    assert entry is not None
+    assert (entry.client_name, entry.protocol_version) == ("first", LEGACY)
 
 
 async def test_a_failed_initialize_opens_no_session_and_frees_its_slot(tmp_path: Path) -> None:

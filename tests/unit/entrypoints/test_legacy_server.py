@@ -21,7 +21,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mana.application.ports import VerifiedToken
 from mana.entrypoints.harness import ALICE, ALICE_PERSONAL, build_harness
 from mana.entrypoints.http.app import NO_REBINDING_CHECK
-from mana.entrypoints.http.legacy import SESSION_NOT_FOUND, LegacyServer
+from mana.entrypoints.http.legacy import SESSION_NOT_FOUND, LegacyServer, Outcome
 from mana.entrypoints.mcp_server import build_mcp_server
 from mana.entrypoints.request_context import McpRequest, current_mcp_request
 
@@ -80,11 +80,18 @@ async def directly(
     legacy: LegacyServer, version: str, body: bytes, headers: Any = JSON_POST, method: str = "POST"
 ) -> Answer | None:
     sent = Recorder()
-    answered = await legacy.answer(SESSION, version, body, scope(headers, method), receiving(body), sent, {})
-    if not answered:
+    outcome = await legacy.answer(SESSION, version, body, scope(headers, method), receiving(body), sent, {})
+    if outcome is not Outcome.ANSWERED:
         assert sent.messages == []  # nothing may have gone out before the transport takes over
         return None
     return sent.answer()
+
+
+async def left_as(legacy: LegacyServer, body: bytes, headers: Any = JSON_POST) -> Outcome:
+    sent = Recorder()
+    outcome = await legacy.answer(SESSION, "2025-11-25", body, scope(headers), receiving(body), sent, {})
+    assert sent.messages == []
+    return outcome
 
 
 @pytest.fixture
@@ -172,11 +179,9 @@ async def test_a_handler_that_raises_is_mapped_as_the_dispatcher_maps_it() -> No
 
 
 CLIENT = {"name": "c", "version": "1"}
+INITIALIZE = rpc("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": CLIENT})
 LEFT_TO_THE_TRANSPORT = [
-    (
-        rpc("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": CLIENT}),
-        JSON_POST,
-    ),
+    (INITIALIZE, JSON_POST),
     (b'{"jsonrpc":"2.0","method":"notifications/initialized","params":"not an object"}', JSON_POST),
     (b"{nope", JSON_POST),
     (b'{"jsonrpc":"2.0","id":1}', JSON_POST),
@@ -191,6 +196,41 @@ async def test_everything_else_is_left_to_the_transport(
     gateway_server: LegacyServer, body: bytes, headers: list[tuple[bytes, bytes]]
 ) -> None:
     assert await directly(gateway_server, "2025-11-25", body, headers) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        INITIALIZE,
+        INITIALIZE.replace(b'"initialize"', b'"initi\\u0061lize"'),
+        INITIALIZE.replace(b'"method": "initialize"', b'"meth\\u006fd": "\\u0069nitialize"'),
+        b'{"jsonrpc":"2.0","id":3,"method":"initialize","params":{"protocolVersion":"x"}}',
+    ],
+)
+async def test_an_initialize_is_told_apart_by_its_parsed_method(
+    gateway_server: LegacyServer, body: bytes
+) -> None:
+    """The session renews what it negotiated from the answer to such a request, so the method
+    counts as JSON-RPC reads it, not as its bytes spell it."""
+    assert await left_as(gateway_server, body) is Outcome.INITIALIZE
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        rpc("tools/call", {"name": "x", "arguments": {"method": "initialize"}}),
+        b'{"jsonrpc":"2.0","method":"initialize"}',  # a notification, which no session renews on
+    ],
+)
+async def test_what_only_mentions_initialize_is_not_one(gateway_server: LegacyServer, body: bytes) -> None:
+    assert await directly(gateway_server, "2025-11-25", body) == await by_transport(
+        gateway_server, "2025-11-25", body
+    )
+
+
+async def test_an_initialize_refused_on_its_headers_is_the_transports(gateway_server: LegacyServer) -> None:
+    headers = [(b"accept", b"text/html"), (b"content-type", b"application/json")]
+    assert await left_as(gateway_server, INITIALIZE, headers) is Outcome.TRANSPORT
 
 
 async def test_a_cancelled_request_is_answered_as_the_transport_answers_one() -> None:
@@ -211,9 +251,10 @@ async def test_a_cancelled_request_is_answered_as_the_transport_answers_one() ->
 
     async def post(name: str, body: bytes) -> None:
         sent = Recorder()
-        assert await legacy.answer(
+        outcome = await legacy.answer(
             SESSION, "2025-11-25", body, scope(JSON_POST), receiving(body), sent, in_flight
         )
+        assert outcome is Outcome.ANSWERED
         answers[name] = sent.answer()
 
     cancel = b'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"call-1"}}'

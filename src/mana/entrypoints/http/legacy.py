@@ -21,6 +21,7 @@ to the transport.
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 from collections.abc import AsyncIterator, Mapping, MutableMapping
 from typing import Any
@@ -101,6 +102,17 @@ class OneExchange:
 
     async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         return None
+
+
+class Outcome(enum.Enum):
+    """What :meth:`LegacyServer.answer` did with a request."""
+
+    ANSWERED = "answered"
+    TRANSPORT = "transport"
+    """Nothing sent: the transport answers it."""
+    INITIALIZE = "initialize"
+    """Nothing sent: an ``initialize`` by its parsed method (however its bytes spell it), which the
+    transport answers; a successful answer renews what the session negotiated."""
 
 
 InFlight = MutableMapping[RequestId, tuple[anyio.CancelScope, OneExchange]]
@@ -186,27 +198,27 @@ class LegacyServer:
         receive: Receive,
         send: Send,
         in_flight: InFlight,
-    ) -> bool:
+    ) -> Outcome:
         """Answer a request on an open session the way its transport would: a DELETE, or a POST of
-        one JSON-RPC message other than ``initialize``. False (nothing sent) for anything else,
-        which the transport then gets. ``in_flight`` is the session's."""
+        one JSON-RPC message other than ``initialize``. Anything else is left to the transport,
+        with nothing sent. ``in_flight`` is the session's."""
         request = Request(scope, receive)
         is_post = scope["method"] == "POST"
         if await self._checks.validate_request(request, is_post=is_post) is not None:
-            return False
+            return Outcome.TRANSPORT
         if scope["method"] == "DELETE":
             await self._respond(None, 200, session_id, scope, receive, send)
-            return True
+            return Outcome.ANSWERED
         if not is_post:
-            return False
+            return Outcome.TRANSPORT
         if not check_accept_headers(request)[0] or not _json_content_type(request):
-            return False
+            return Outcome.TRANSPORT
         try:
             message = jsonrpc_message_adapter.validate_python(pydantic_core.from_json(body), by_name=False)
         except (ValueError, ValidationError):
-            return False
+            return Outcome.TRANSPORT
         if isinstance(message, JSONRPCRequest) and message.method == "initialize":
-            return False
+            return Outcome.INITIALIZE
         metadata = ServerMessageMetadata(request_context=request, can_send_request=False)
         connection = Connection.from_envelope(protocol_version or LATEST_HANDSHAKE_VERSION, None, None)
         connection.session_id = session_id
@@ -222,7 +234,7 @@ class LegacyServer:
                     await runner.on_notify(OneExchange(None, metadata), message.method, message.params)
                 finally:
                     await aclose_shielded(connection)
-            return True
+            return Outcome.ANSWERED
         dctx = OneExchange(message.id, metadata)
         cancel_scope = anyio.CancelScope()
         key = coerce_request_id(message.id)
@@ -258,7 +270,7 @@ class LegacyServer:
                 error=ErrorData(code=REQUEST_CANCELLED, message="Request cancelled"),
             )
         await self._respond(reply, 200, session_id, scope, receive, send)
-        return True
+        return Outcome.ANSWERED
 
     @staticmethod
     async def _respond(

@@ -25,7 +25,7 @@ from mana.entrypoints.http import responses as r
 from mana.entrypoints.http import spaces
 from mana.entrypoints.http.auth import MISSING_HEADER, Challenge, bearer_token
 from mana.entrypoints.http.cors import CorsPolicy
-from mana.entrypoints.http.legacy import SESSION_NOT_FOUND, LegacyServer
+from mana.entrypoints.http.legacy import SESSION_NOT_FOUND, LegacyServer, Outcome
 from mana.entrypoints.http.lifecycle import Lifecycle
 from mana.entrypoints.http.sessions import SessionEntry, SessionOwners
 from mana.entrypoints.logs import request_id_var
@@ -338,8 +338,7 @@ class McpEndpoint:
         """
         sid = session_id if session_id is not None else uuid.uuid4().hex
         method = scope["method"]
-        reinitialize = entry is not None and b'"initialize"' in body and initialize_client(body)[0]
-        watched = opening or reinitialize
+        reinitialize = False  # an initialize on the open session, as LegacyServer.answer parsed it
         inner = sanitising(send)
         held: Message | None = None
         answer = b""
@@ -352,7 +351,7 @@ class McpEndpoint:
             nonlocal held, answer, ended, reserved
             if message["type"] == "http.response.start":
                 status = message["status"]
-                if watched and 0 < status < 400:
+                if (opening or reinitialize) and 0 < status < 400:
                     held = message
                     return
                 if session_id is not None and method == "DELETE" and status == 200:
@@ -376,17 +375,19 @@ class McpEndpoint:
             if stream is not None:
                 # The open stream's own transport answers a second GET (406, or 409).
                 await stream.handle_request(scope, receive, watch)
-            elif entry is not None and method != "GET" and not reinitialize:
+            elif entry is not None and method != "GET":
                 requests = entry.requests if entry.requests is not None else {}
                 entry.requests = requests
                 try:
-                    answered = await self._legacy.answer(
+                    outcome = await self._legacy.answer(
                         sid, entry.protocol_version, body, scope, receive, watch, requests
                     )
                 finally:
                     if not requests:
                         entry.requests = None
-                if not answered:
+                if outcome is not Outcome.ANSWERED:
+                    # ``watch`` renews the session from the transport's answer to an initialize.
+                    reinitialize = outcome is Outcome.INITIALIZE
                     await self._legacy.serve(
                         self._legacy.transport(sid), entry.protocol_version, scope, receive, watch
                     )
