@@ -46,6 +46,8 @@ def bind_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     if count < 2 or not hasattr(socket, "SO_REUSEPORT"):
         return [bind_socket(host, port)]
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    if port:
+        _refuse_a_held_port(family, host, port)
     made: list[socket.socket] = []
     try:
         for _ in range(count):
@@ -61,6 +63,22 @@ def bind_sockets(host: str, port: int, count: int) -> list[socket.socket]:
             sock.close()
         raise
     return made
+
+
+def _refuse_a_held_port(family: socket.AddressFamily, host: str, port: int) -> None:
+    """``OSError`` (address in use) if anything listens on the port, even a ``SO_REUSEPORT`` group.
+
+    The kernel lets a socket of the same user join another process's group, so a second gateway
+    started on the port (or one started while the old one still drains) would silently take a
+    share of its connections. A socket without ``SO_REUSEPORT`` cannot bind beside a listener of
+    any kind, so it asks first (closed again at once: a plain bind is the check, not the listener).
+    """
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no listener
+        probe.bind((host.strip("[]"), port))
+    finally:
+        probe.close()
 
 
 def hypercorn_config(sock: socket.socket, *, graceful_timeout_s: float = 5.0) -> Config:
