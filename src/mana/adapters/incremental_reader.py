@@ -33,7 +33,8 @@ def resume_cursor(cursor: str, overlap_s: float) -> str:
     """``cursor`` minus the overlap, as RFC 3339 UTC with microseconds (the server's precision).
 
     An unparseable cursor, or one closer to the epoch than the overlap, resumes from the epoch:
-    still exact, since the replay skips event ids it has seen.
+    still exact, since the replay skips event ids it has seen (an entry that has forgotten some
+    is dropped instead, see :meth:`IncrementalReader._resumes_before_forgotten`).
     """
     instant = parse_instant(cursor)
     if instant is None:
@@ -58,6 +59,9 @@ class _Entry:
     :meth:`IncrementalReader._forget`)."""
     last_seen: dict[str, int] = attrs.Factory(dict)
     """Each remembered event id → the newest cursor of a recorded page that held it."""
+    forgotten_before: int = -_NEWEST
+    """The latest instant ids were forgotten against: a change stored before it may have been
+    forgotten, so a read that resumes before it could replay that change a second time."""
 
 
 def _event_ids(page: PullPage) -> frozenset[str]:
@@ -140,6 +144,10 @@ class IncrementalReader:
                     self._drop(caller.user_id, key, entry)
                     raise
                 self._forget(entry, notes.pages)
+                if self._resumes_before_forgotten(entry):
+                    # The cursor went back past what was forgotten (a server clock stepped back,
+                    # an unparseable cursor): this read is still exact, the next one from scratch.
+                    self._drop(caller.user_id, key, entry)
                 if self._on_large_read is not None and notes.count >= self._large_read_pages:
                     self._on_large_read()
                 return entry.state
@@ -166,6 +174,7 @@ class IncrementalReader:
         start = parse_instant(resume_cursor(entry.cursor or EPOCH_CURSOR, 2 * self._overlap))
         if start is None:
             start = -_NEWEST  # unparseable: forget nothing
+        entry.forgotten_before = max(entry.forgotten_before, start)
         born_old: list[frozenset[str]] = []  # pages of this read already too old to keep
         for instant, ids in pages:
             if instant < start:
@@ -191,6 +200,11 @@ class IncrementalReader:
             return
         gone.extend(event_id for ids in born_old for event_id in ids if event_id not in last_seen)
         entry.state.forget_event_ids(gone)
+
+    def _resumes_before_forgotten(self, entry: _Entry) -> bool:
+        """Whether the next read would start before the instant ids were forgotten against."""
+        since = parse_instant(resume_cursor(entry.cursor or EPOCH_CURSOR, self._overlap))
+        return since is None or since < entry.forgotten_before
 
     def memberships_changed(self, user_id: str) -> None:
         """Forget the user's entries: a new membership makes old rows of other users visible."""
