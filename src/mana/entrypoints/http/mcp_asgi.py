@@ -344,6 +344,7 @@ class McpEndpoint:
         answer = b""
         ended: SessionEntry | None = None
         reserved = opening
+        started: anyio.Event | None = None  # set when this request's GET stream begins its answer
 
         async def watch(message: Message) -> None:
             # The owner map changes before the client can see the answer, so its next request
@@ -351,6 +352,8 @@ class McpEndpoint:
             nonlocal held, answer, ended, reserved
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if started is not None:
+                    started.set()
                 if (opening or reinitialize) and 0 < status < 400:
                     held = message
                     return
@@ -373,7 +376,10 @@ class McpEndpoint:
             self._owners.begin(entry)
         try:
             if stream is not None:
-                # The open stream's own transport answers a second GET (406, or 409).
+                # The open stream's own transport answers a second GET (406, or 409), once it is
+                # connected and holds the stream (a GET sent with the first would find neither).
+                if entry is not None and entry.stream_started is not None:
+                    await entry.stream_started.wait()
                 await stream.handle_request(scope, receive, watch)
             elif entry is not None and method != "GET":
                 requests = entry.requests if entry.requests is not None else {}
@@ -394,13 +400,16 @@ class McpEndpoint:
             else:
                 transport = self._legacy.transport(sid)
                 if entry is not None and method == "GET":
-                    entry.stream = transport
+                    started = anyio.Event()
+                    entry.stream, entry.stream_started = transport, started
                 try:
                     version = entry.protocol_version if entry is not None else None
                     await self._legacy.serve(transport, version, scope, receive, watch)
                 finally:
+                    if started is not None:
+                        started.set()
                     if entry is not None and entry.stream is transport:
-                        entry.stream = None
+                        entry.stream = entry.stream_started = None
         finally:
             current_mcp_request.reset(reset)
             if entry is not None:

@@ -37,6 +37,9 @@ class SessionEntry:
     token of the same three (sub, iss, azp), or the session looks absent to it (404)."""
     stream: Any = None
     """The SDK transport serving this session's open GET stream, if one is open."""
+    stream_started: Any = None
+    """An ``anyio.Event`` set once that stream's answer has begun: a second GET waits for it, so
+    that the transport it is handed to is connected and already holds the stream (409)."""
     requests: dict[Any, Any] | None = None
     """Requests being answered, for ``notifications/cancelled`` (made only while there are any)."""
 
