@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import socket
 from pathlib import Path
 
 import httpx
@@ -136,3 +138,32 @@ def _cpu_ns(pid: int) -> int:
     return sum(
         int((task / "schedstat").read_text().split()[0]) for task in Path(f"/proc/{pid}/task").iterdir()
     )
+
+
+async def test_a_worker_that_dies_stops_the_others_and_the_supervisor_exits_non_zero(tmp_path: Path) -> None:
+    """Each worker has a socket of its own now: the one left must not go on serving half a gateway."""
+    port = free_port()
+    env = clean_env(MANA_DATA_DIR=str(tmp_path / "data"), PORT=str(port), **STATELESS)
+    process = await asyncio.create_subprocess_exec(
+        *COMMAND, "serve", "--workers", "2", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        seen = ""
+        while "2 worker processes share" not in seen:
+            line = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
+            assert line, seen
+            seen += line
+        workers = _children(process.pid)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+        status = await asyncio.wait_for(process.wait(), 20)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert status == 1
+    assert not any(_alive(pid) for pid in workers)
+    with socket.socket() as probe:  # nothing listens on the port any more
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
