@@ -71,3 +71,16 @@ def test_a_free_named_port_is_bound_by_every_worker_after_the_check() -> None:
     finally:
         for s in socks:
             s.close()
+
+
+def test_without_so_reuseport_several_workers_share_one_plain_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback: the one shared socket there was before, on the port asked for."""
+    reuseport = socket.SO_REUSEPORT
+    monkeypatch.delattr(socket, "SO_REUSEPORT")
+    (sock,) = bind_sockets("127.0.0.1", 0, 3)
+    try:
+        assert sock.getsockopt(socket.SOL_SOCKET, reuseport) == 0
+        with pytest.raises(OSError, match="in use"):
+            bind_socket("127.0.0.1", sock.getsockname()[1])
+    finally:
+        sock.close()
