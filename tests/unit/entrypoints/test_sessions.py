@@ -122,3 +122,38 @@ def test_remove_hands_back_the_entry_and_open_streams_lists_only_open_ones() -> 
     assert owners.remove("a") is entry
     assert owners.remove("a") is None
     assert owners.open_streams() == []
+
+
+def test_sessions_past_their_timeout_do_not_count_against_the_caps() -> None:
+    clock = Clock()
+    owners = SessionOwners(per_user_cap=2, total_cap=3, idle_timeout_s=10.0, clock=clock)
+    owners.add("s1", "alice", None)
+    owners.add("s2", "alice", None)
+    owners.add("s3", "bob", None)
+    assert owners.reserve("alice") == "user"
+    clock.t += 11.0  # all three expired, none looked up or swept since
+    assert owners.reserve("alice") is None  # the expired entries were swept at the cap
+    assert len(owners) == 0
+    owners.release("alice")
+
+
+def test_a_session_in_use_still_counts_however_old() -> None:
+    clock = Clock()
+    owners = SessionOwners(per_user_cap=1, idle_timeout_s=10.0, clock=clock)
+    entry = owners.add("s1", "alice", None)
+    owners.begin(entry)  # e.g. an open GET stream
+    clock.t += 60.0
+    assert owners.reserve("alice") == "user"
+    assert owners.get("s1") is entry
+
+
+def test_at_a_cap_expired_entries_are_swept_at_most_once_a_second() -> None:
+    clock = Clock()
+    owners = SessionOwners(per_user_cap=1, idle_timeout_s=10.0, clock=clock)
+    owners.add("s1", "alice", None)  # t = 1000
+    clock.t = 1009.6
+    assert owners.reserve("alice") == "user"  # a sweep ran: s1 not expired yet
+    clock.t = 1010.2  # s1 expired at 1010.0
+    assert owners.reserve("alice") == "user"  # the last cap sweep was 0.6 s ago: no new walk
+    clock.t = 1010.7
+    assert owners.reserve("alice") is None

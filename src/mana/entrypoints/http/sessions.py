@@ -19,6 +19,7 @@ PER_USER_CAP = 100
 TOTAL_CAP = 10_000
 IDLE_TIMEOUT_S = 30 * 60.0
 SWEEP_INTERVAL_S = 60.0
+CAP_SWEEP_INTERVAL_S = 1.0
 
 
 @attrs.define(slots=True)
@@ -67,6 +68,7 @@ class SessionOwners:
         self._per_user: dict[str, int] = {}
         self._pending: dict[str, int] = {}
         self._pending_total = 0
+        self._cap_swept = float("-inf")
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -100,8 +102,15 @@ class SessionOwners:
         """Hold a slot for an ``initialize`` in flight, so concurrent ones cannot overshoot a cap.
 
         Returns which cap is reached instead (nothing is held then); :meth:`release` the slot once
-        the SDK has answered, before :meth:`add` records the session it opened.
+        the SDK has answered, before :meth:`add` records the session it opened. Sessions past their
+        idle timeout do not count: at a cap the expired entries are swept first (at most once a
+        second, since a sweep walks every entry).
         """
+        if self.user_at_cap(owner) or self.total_at_cap():
+            now = self._clock()
+            if now - self._cap_swept >= CAP_SWEEP_INTERVAL_S:
+                self._cap_swept = now
+                self.sweep()
         if self.user_at_cap(owner):
             return "user"
         if self.total_at_cap():
