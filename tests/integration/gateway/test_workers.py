@@ -43,6 +43,26 @@ async def test_stateful_legacy_is_the_default_and_keeps_sessions(tmp_path: Path)
     assert len(opened.headers["mcp-session-id"]) == 32
 
 
+async def _start_two_workers(env: dict[str, str]) -> asyncio.subprocess.Process:
+    """``serve --workers 2``, returned once its banner says both workers share the port."""
+    process = await asyncio.create_subprocess_exec(
+        *COMMAND, "serve", "--workers", "2", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    seen = ""
+    try:
+        while "2 worker processes share" not in seen:
+            line = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
+            assert line, seen
+            seen += line
+    except BaseException:
+        process.kill()
+        await process.wait()
+        raise
+    return process
+
+
 def _children(pid: int) -> list[int]:
     kids: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -58,17 +78,8 @@ async def test_serve_with_two_workers_shares_one_port_and_stops_them_all(tmp_pat
     )
     lines = (await token.communicate())[0].decode().split()
     headers = {"Authorization": f"Bearer {lines[0]}", "X-Mana-Space": lines[2]}
-    process = await asyncio.create_subprocess_exec(
-        *COMMAND, "serve", "--workers", "2", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    process = await _start_two_workers(env)
     try:
-        assert process.stderr is not None
-        seen = ""
-        while "2 worker processes share" not in seen:
-            line = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
-            assert line, seen
-            seen += line
         workers = _children(process.pid)
         assert len(workers) == 2
         before = {pid: _cpu_ns(pid) for pid in workers}
@@ -144,17 +155,8 @@ async def test_a_worker_that_dies_stops_the_others_and_the_supervisor_exits_non_
     """Each worker has a socket of its own now: the one left must not go on serving half a gateway."""
     port = free_port()
     env = clean_env(MANA_DATA_DIR=str(tmp_path / "data"), PORT=str(port), **STATELESS)
-    process = await asyncio.create_subprocess_exec(
-        *COMMAND, "serve", "--workers", "2", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    process = await _start_two_workers(env)
     try:
-        assert process.stderr is not None
-        seen = ""
-        while "2 worker processes share" not in seen:
-            line = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
-            assert line, seen
-            seen += line
         workers = _children(process.pid)
         assert len(workers) == 2
         os.kill(workers[0], signal.SIGKILL)
