@@ -19,6 +19,7 @@ from typing import Any
 
 from bench.loadgen import _rpc
 from mana.domain.spaces import Space
+from mana.entrypoints.asgi_call import asgi_request
 from mana.entrypoints.config import load_settings
 from mana.entrypoints.container import build_container
 
@@ -45,29 +46,10 @@ class Driver:
         method: str = "POST",
     ) -> tuple[int, dict[bytes, bytes], bytes]:
         headers = [*self._base, *extra, (b"content-length", str(len(body)).encode())]
-        scope = {"type": "http", "http_version": "1.1", "method": method, "path": "/mcp", "raw_path": b"/mcp",
-                 "query_string": b"", "headers": headers, "scheme": "http", "server": ("127.0.0.1", 80),
-                 "client": ("127.0.0.1", 5000), "root_path": ""}  # fmt: skip
-        sent = False
-        out: dict[str, Any] = {"body": b""}
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.Event().wait()
-            raise AssertionError
-
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                out["status"] = message["status"]
-                out["headers"] = dict(message.get("headers", ()))
-            else:
-                out["body"] += message.get("body", b"")
-
-        await self._app(scope, receive, send)
-        return out["status"], out["headers"], out["body"]
+        sent = await asgi_request(self._app, method, headers, body)
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        return start["status"], dict(start.get("headers", ())), content
 
     async def open_session(self) -> str:
         init = {

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from mana.entrypoints.asgi_call import asgi_request
 from mana.entrypoints.config import load_settings
 from mana.entrypoints.container import build_container
 
@@ -146,25 +147,7 @@ async def asgi(
     app: Any, method: str, headers: list[tuple[bytes, bytes]], body: bytes = b""
 ) -> list[dict[str, Any]]:
     """One request straight into the app's ASGI callable; the client never hangs up."""
-    scope = {"type": "http", "http_version": "1.1", "method": method, "path": "/mcp", "raw_path": b"/mcp",
-             "query_string": b"", "headers": headers, "scheme": "http", "server": ("127.0.0.1", 80),
-             "client": ("127.0.0.1", 5000), "root_path": ""}  # fmt: skip
-    sent: list[dict[str, Any]] = []
-    delivered = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()
-        raise AssertionError
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app.asgi_app(scope, receive, send)
-    return sent
+    return await asgi_request(app.asgi_app, method, headers, body)
 
 
 async def test_shutdown_ends_open_get_streams(tmp_path: Path) -> None:
